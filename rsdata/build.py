@@ -16,7 +16,15 @@ Output layout (the Hugging Face ``datasets`` layout)::
     OUT/README.md                                  dataset card (configs, licence, statistics)
     OUT/build_report.json                          counts, skips with file/line/reason, settings
     OUT/data/<split>-00000-of-00004.parquet        the shards
+    OUT/splits/<split>.txt                         only when the format made the splits itself (class folders
+                                                   without an official split): each split's images, one path
+                                                   relative to the source root per line, sorted
     OUT/.rsdata/                                   plan and per-shard statistics, for resuming
+
+Each record becomes a row through a caption rule: its human captions when it has any (rule ``human``), else its
+format's rule (:meth:`SourceFormat.describe`: Box-to-Caption for box formats, no caption for scene
+classification, a counting caption for RemoteCount). A format may add columns of its own
+(:meth:`SourceFormat.extra_features`); they enter the schema, the plan fingerprint and the card.
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from rsdata import __version__, errors
-from rsdata.captions import RULE_ID, box_to_caption, caption_seed
+from rsdata import __version__
+from rsdata.captions import RULE_ID, caption_seed
 from rsdata.errors import OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows
 from rsdata.images import DEFAULT_MAX_PIXELS, check_image_options, decode_image, encode_window, prepare_image
-from rsdata.records import ImageRecord
+from rsdata.records import HUMAN_RULE, Description, ImageRecord, NothingToDescribe
 from rsdata.report import BuildReport, ShardStats, SkippedRecord, write_json_atomic, write_text_atomic
 
 ON_ERROR_CHOICES = ("raise", "skip")
@@ -51,6 +59,7 @@ MAX_SHARDS_FOR_PARALLELISM = 16
 
 STATE_DIR = ".rsdata"
 DATA_DIR = "data"
+SPLITS_DIR = "splits"
 REPORT_NAME = "build_report.json"
 CARD_NAME = "README.md"
 
@@ -123,6 +132,14 @@ class BuildPlan:
     license: str
     shards: tuple[ShardPlan, ...]
     fingerprint: str
+    extra_features: Mapping[str, Any] | None = None  # the format's extra columns: name -> datasets feature
+
+    def split_lists(self) -> dict[str, list[str]]:
+        """Each output split's planned images (paths relative to the source root), sorted."""
+        lists: dict[str, list[str]] = {}
+        for shard in self.shards:
+            lists.setdefault(shard.split, []).extend(item.image_name for item in shard.items)
+        return {split: sorted(names) for split, names in lists.items()}
 
 
 @dataclass
@@ -154,7 +171,14 @@ def plan_shards(items: Sequence[SourceItem], max_shard_bytes: int) -> list[list[
 
 
 def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions) -> BuildPlan:
+    from rsdata.schema import output_features
+
+    if options.tile is not None and source_format.caption_rule != RULE_ID:
+        raise OptionError(f"--tile cuts box-annotated images into tiles; the rows of format {source_format.name!r} "
+                          f"are captioned by rule {source_format.caption_rule!r}, which describes whole images")
     items = source_format.list_items(source, options.splits)
+    extra_features = dict(source_format.extra_features())
+    output_features(extra_features)  # refuses extra columns named like base columns
     by_split: dict[str, list[SourceItem]] = {}
     for item in items:
         by_split.setdefault(item.split, []).append(item)
@@ -181,14 +205,20 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         "options": {k: v for k, v in asdict(options).items()
                     if k not in ("on_error", "num_proc", "overwrite", "progress")},
     }
+    if extra_features:  # class names found by listing the source shape the output too
+        from datasets import Features
+
+        shaping["extra_features"] = Features(extra_features).to_dict()
+        shaping["assigns_splits"] = source_format.assigns_splits
     # Hashed item by item: a million-image plan would be a very large string to build at once.
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode())
+    annotation_signatures: dict[Path, tuple[int, int]] = {}  # one caption file may serve thousands of images
     for shard in shards:
         digest.update(shard.filename.encode())
         for item in shard.items:
-            digest.update(json.dumps(_item_key(source, item)).encode())
+            digest.update(json.dumps(_item_key(source, item, annotation_signatures)).encode())
     fingerprint = digest.hexdigest()
-    return BuildPlan(source, source_name, license, tuple(shards), fingerprint)
+    return BuildPlan(source, source_name, license, tuple(shards), fingerprint, extra_features)
 
 
 def convert(format_name: str, source: str | Path, output: str | Path, options: ConvertOptions | None = None,
@@ -216,9 +246,18 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
 
     from rsdata.card import write_dataset_card
 
-    report = BuildReport.from_shards([done[s.filename] for s in plan.shards], source_dataset=plan.source_name,
-                                     format=source_format.name, caption_rule=RULE_ID,
-                                     settings=_settings(source_format, options))
+    if source_format.assigns_splits:
+        (output / SPLITS_DIR).mkdir(exist_ok=True)
+        for split, names in plan.split_lists().items():
+            write_text_atomic(output / SPLITS_DIR / f"{split}.txt", "".join(f"{name}\n" for name in names))
+    report = BuildReport.from_shards([done[s.filename] for s in plan.shards], value_order=_value_order(plan),
+                                     source_dataset=plan.source_name, format=source_format.name,
+                                     caption_rule=source_format.caption_rule,
+                                     settings=_settings(source_format, options),
+                                     extra_columns=list(plan.extra_features or {}),
+                                     source_facts=_jsonable_facts(source_format.source_facts(job.vocabulary)),
+                                     split_lists=sorted(f"{SPLITS_DIR}/{split}.txt" for split in plan.split_lists())
+                                     if source_format.assigns_splits else [])
     write_json_atomic(output / REPORT_NAME, report.to_json())
     write_text_atomic(output / CARD_NAME, write_dataset_card(report, plan.license))
     return ConvertResult(report, output, len(pending), len(plan.shards) - len(pending),
@@ -258,6 +297,8 @@ def _remove_build(output: Path) -> None:
     shutil.rmtree(output / STATE_DIR, ignore_errors=True)
     for shard in (output / DATA_DIR).glob("*.parquet"):
         shard.unlink()
+    for split_list in (output / SPLITS_DIR).glob("*.txt"):
+        split_list.unlink()
     for name in (REPORT_NAME, CARD_NAME):
         (output / name).unlink(missing_ok=True)
 
@@ -286,8 +327,13 @@ class _ShardJob:
         self.plan = plan
         self.options = options
         self.output = output
-        self.schema = output_arrow_schema()
+        self.extra_features = dict(plan.extra_features or {})
+        self.schema = output_arrow_schema(self.extra_features)
         self.vocabulary = CategoryVocabulary(options.names)
+        unknown = [c for c in source_format.counted_columns if c not in self.extra_features]
+        if unknown:
+            raise ValueError(f"format {source_format.name!r} counts column(s) {', '.join(unknown)} that it does not "
+                             f"declare in extra_features()")
 
     def write(self, shard: ShardPlan, on_item: Callable[[], None]) -> ShardStats:
         import pyarrow.parquet as pq
@@ -325,7 +371,8 @@ class _ShardJob:
                 if isinstance(row, SkippedRecord):
                     stats.skipped.append(row)
                     continue
-                stats.add_row([o.category for o in row["objects"]], len(row["captions"]), row["image_encoding"])
+                stats.add_row([o.category for o in row["objects"]], len(row["captions"]), row["image_encoding"],
+                              rule=row["caption_rule"], counted=self._counted_values(row))
                 yield row
         except RecordError as error:
             if self.options.on_error == "raise":
@@ -340,6 +387,8 @@ class _ShardJob:
         """
         options = self.options
         where = record.annotation_path or record.image_path
+        if options.tile is not None and record.human_captions:
+            raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
         if options.tile is None:
             image = prepare_image(record.image_path, data=record.image_data, max_side=options.max_side,
                                   max_pixels=options.max_pixels, reencode_format=options.reencode_format,
@@ -364,22 +413,25 @@ class _ShardJob:
                             offset)
 
     def _row(self, record: ImageRecord, image, objects, tile_offset: tuple[int, int]) -> dict | SkippedRecord:
-        if not objects:
-            where = f", tile at ({tile_offset[0]}, {tile_offset[1]})" if self.options.tile else ""
-            return SkippedRecord(errors.NO_OBJECTS, self._relative(record.annotation_path or record.image_path),
-                                 f"no object to describe (image {record.image_name}{where})")
         provenance = record.provenance
-        seed = caption_seed(self.options.seed, self.plan.source_name, provenance.source_id, tile_offset)
-        captions = box_to_caption(objects, image.width, image.height, seed=seed, vocabulary=self.vocabulary)
-        return {
+        if record.human_captions:
+            description = Description(tuple(record.human_captions), (), HUMAN_RULE)
+        else:
+            seed = caption_seed(self.options.seed, self.plan.source_name, provenance.source_id, tile_offset)
+            description = self.format.describe(record, objects, image, seed=seed, vocabulary=self.vocabulary)
+        if isinstance(description, NothingToDescribe):
+            where = f", tile at ({tile_offset[0]}, {tile_offset[1]})" if self.options.tile else ""
+            return SkippedRecord(description.reason, self._relative(record.annotation_path or record.image_path),
+                                 f"{description.message} (image {record.image_name}{where})")
+        row = {
             "image_bytes": image.data,
             "image_path": record.image_name,
             "objects": objects,
             "width": image.width,
             "height": image.height,
-            "captions": list(captions.captions),
-            "caption_rule": captions.rule,
-            "caption_templates": list(captions.template_ids),
+            "captions": list(description.captions),
+            "caption_rule": description.rule,
+            "caption_templates": list(description.template_ids),
             "source_dataset": self.plan.source_name,
             "source_split": provenance.split,
             "source_id": provenance.source_id,
@@ -392,6 +444,29 @@ class _ShardJob:
             "image_encoding": image.encoding,
             "image_scale": list(image.scale),
         }
+        if self.extra_features or record.extras or description.extras:
+            row.update(self._extra_values(record, description))
+        return row
+
+    def _extra_values(self, record: ImageRecord, description: Description) -> dict:
+        """The extra columns of one row, checked against what the format declared (a mismatch is a bug in the
+        format, not bad input, so it is a ``ValueError``)."""
+        values = {**record.extras, **description.extras}
+        if set(values) != set(self.extra_features):
+            missing = sorted(set(self.extra_features) - set(values))
+            unexpected = sorted(set(values) - set(self.extra_features))
+            raise ValueError(f"format {self.format.name!r} gave image {record.image_name} extra column values that "
+                             f"do not match its extra_features(): missing {missing}, undeclared {unexpected}")
+        return values
+
+    def _counted_values(self, row: dict) -> dict[str, str]:
+        """The row's values of the format's counted columns, as the report shows them (class names for labels)."""
+        counted = {}
+        for column in self.format.counted_columns:
+            value, feature = row[column], self.extra_features[column]
+            names = getattr(feature, "names", None)  # a ClassLabel: count by class name
+            counted[column] = names[value] if names is not None else str(value)
+        return counted
 
     def _skipped(self, error: RecordError) -> SkippedRecord:
         return SkippedRecord(error.reason, self._relative(error.path), error.message, error.line)
@@ -469,9 +544,33 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
     pool.join()
 
 
-def _item_key(source: Path, item: SourceItem) -> list:
-    annotation = item.annotation_path.relative_to(source).as_posix() if item.annotation_path else None
-    return [item.split, item.source_id, item.image_name, annotation, item.size_bytes, item.mtime_ns, item.window]
+def _item_key(source: Path, item: SourceItem, annotation_signatures: dict[Path, tuple[int, int]]) -> list:
+    """What identifies one planned item: its names, its image's size and time, and its annotation file's (so an
+    edited label or caption file is a new plan)."""
+    annotation, signature = None, None
+    if item.annotation_path is not None:
+        annotation = item.annotation_path.relative_to(source).as_posix()
+        signature = annotation_signatures.get(item.annotation_path)
+        if signature is None:
+            try:
+                stat = item.annotation_path.stat()
+                signature = (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                signature = (0, 0)
+            annotation_signatures[item.annotation_path] = signature
+    return [item.split, item.source_id, item.image_name, annotation, signature, item.size_bytes, item.mtime_ns,
+            item.window]
+
+
+def _value_order(plan: BuildPlan) -> dict[str, list[str]]:
+    """The order of a counted column's values in the report: a ClassLabel's names in label order."""
+    return {name: list(feature.names) for name, feature in (plan.extra_features or {}).items()
+            if getattr(feature, "names", None) is not None}
+
+
+def _jsonable_facts(facts: Mapping[str, list[dict]]) -> dict[str, list[dict]]:
+    """A format's source facts as plain JSON values (they go into the report file)."""
+    return json.loads(json.dumps({title: list(rows) for title, rows in facts.items()}, default=str))
 
 
 def _jsonable(options) -> dict:

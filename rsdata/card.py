@@ -1,17 +1,43 @@
 """The dataset card (``README.md``) of a build, made with huggingface_hub's card classes.
 
 The YAML header carries what the Hub and ``datasets.load_dataset`` read: ``configs`` with ``data_files`` per
-split, licence, task categories, source datasets, size category and tags. The body states the statistics
-(images, captions, objects per category, skips by reason), the caption rule and the settings, so the card alone
-says how the data were made. It contains nothing that varies between identical runs.
+split, licence, task categories (by caption rule: captioned data, a classification set, a counting set), source
+datasets, size category and tags. The body says what the captions are (by caption rule), states the statistics
+(images, captions, objects per category, skips by reason, the values of the format's counted columns per split),
+the format's tables about the source (e.g. classes and their prompt names), the split lists when the format made
+the splits, and the settings, so the card alone says how the data were made. It contains nothing that varies
+between identical runs.
 """
 
 from __future__ import annotations
 
 from rsdata.build import DATA_DIR
+from rsdata.records import HUMAN_RULE, NO_CAPTION_RULE
 from rsdata.report import BuildReport
 
 TASK_CATEGORIES = ["zero-shot-image-classification", "image-to-text", "text-to-image", "object-detection"]
+#: Task categories of datasets whose rows are not box-captioned, by caption rule.
+TASK_CATEGORIES_BY_RULE = {
+    HUMAN_RULE: ["zero-shot-image-classification", "image-to-text", "text-to-image"],
+    NO_CAPTION_RULE: ["image-classification", "zero-shot-image-classification"],
+    "remotecount/1": ["zero-shot-image-classification", "text-to-image"],
+}
+
+#: What the captions are, by caption rule (Markdown; ``{rule}`` is the rule id).
+RULE_SENTENCES = {
+    "b2c/1": "Each image has 5 captions made from its object boxes by the caption rule `{rule}` (RemoteCLIP's "
+             "Box-to-Caption, with every open point fixed; the `caption_templates` column names the template behind "
+             "each caption), plus its objects and its provenance.",
+    HUMAN_RULE: "Each image keeps the captions its annotators wrote (rule `{rule}`), exactly as published and in the "
+                "published order, with its provenance; `source_id` is the image's file name.",
+    NO_CAPTION_RULE: "A scene-classification set: each image has its class (`label`, a `ClassLabel` whose names are "
+                     "the class folder names, sorted) and the class's prompt name (`class_name`), no captions (rule "
+                     "`{rule}`), and its provenance.",
+    "remotecount/1": "A RemoteCount-style counting set (rule `{rule}`): each image has one caption stating how many "
+                     "objects of one category it shows (`count` 1 to 10, `count_category`), the ten candidate "
+                     "captions with the count in words (`count_candidates`, index i = count i + 1) and in digits "
+                     "(`count_candidates_digits`), plus all its objects and its provenance.",
+}
 
 _TEMPLATE = """---
 {{ card_data }}
@@ -19,11 +45,8 @@ _TEMPLATE = """---
 
 # {{ pretty_name }}
 
-Captioned remote-sensing images made by [rsdata](https://pypi.org/project/rsclip/) {{ report.settings.rsdata_version }}
-from the `{{ report.format }}` annotations of **{{ report.source_dataset }}**. Each image has 5 captions made from
-its object boxes by the caption rule `{{ report.caption_rule }}` (RemoteCLIP's Box-to-Caption, with every open
-point fixed; the `caption_templates` column names the template behind each caption), plus its objects and its
-provenance.
+{{ "Captioned remote-sensing" if report.captions else "Remote-sensing" }} images made by [rsdata](https://pypi.org/project/rsclip/) {{ report.settings.rsdata_version }}
+from the `{{ report.format }}` annotations of **{{ report.source_dataset }}**. {{ rule_sentence }}
 
 ```python
 from datasets import load_dataset
@@ -38,7 +61,21 @@ dataset = load_dataset("path/to/this/folder")  # or the Hub repository it was pu
 | {{ name }} | {{ split.images }} | {{ split.shards }} |
 {% endfor %}
 Images: {{ report.images }}. Captions: {{ report.captions }}. Objects: {{ report.objects }}.
+{% if report.split_lists %}
+The splits were made by the format (no official split); the images of each split are listed, one path relative
+to the source per line, in {% for name in report.split_lists %}`{{ name }}`{% if not loop.last %}, {% endif %}{% endfor %}.
+{% endif %}
+{% for title, table in fact_tables -%}
+### {{ title }}
 
+{{ table }}
+{% endfor -%}
+{% for column, table in count_tables -%}
+### Images per `{{ column }}`
+
+{{ table }}
+{% endfor -%}
+{% if report.objects_per_category -%}
 ### Objects per category
 
 | category | objects |
@@ -46,6 +83,7 @@ Images: {{ report.images }}. Captions: {{ report.captions }}. Objects: {{ report
 {% for category, count in report.objects_per_category.items() -%}
 | {{ category }} | {{ count }} |
 {% endfor %}
+{% endif -%}
 ### Images left out, by reason
 
 {% if report.skipped_per_reason -%}
@@ -90,7 +128,7 @@ def write_dataset_card(report: BuildReport, license: str) -> str:
 
     card_data = DatasetCardData(
         license=license,
-        task_categories=TASK_CATEGORIES,
+        task_categories=TASK_CATEGORIES_BY_RULE.get(report.caption_rule, TASK_CATEGORIES),
         source_datasets=[report.source_dataset],
         size_categories=[size_category(report.images)],
         pretty_name=f"{report.source_dataset} (rsdata, {report.caption_rule})",
@@ -100,9 +138,33 @@ def write_dataset_card(report: BuildReport, license: str) -> str:
             "data_files": [{"split": split, "path": f"{DATA_DIR}/{split}-*"} for split in report.splits],
         }],
     )
+    sentence = RULE_SENTENCES.get(report.caption_rule, "Each image has the captions of rule `{rule}`.")
+    fact_tables = [(title, markdown_table(rows)) for title, rows in report.source_facts.items() if rows]
+    count_tables = [(column, _count_table(column, entries, list(report.splits)))
+                    for column, entries in report.value_counts.items()]
     card = DatasetCard.from_template(card_data, template_str=_TEMPLATE, report=report, license=license,
-                                     pretty_name=card_data.pretty_name)
+                                     pretty_name=card_data.pretty_name,
+                                     rule_sentence=sentence.format(rule=report.caption_rule),
+                                     fact_tables=fact_tables, count_tables=count_tables)
     return str(card)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """A Markdown table of ``rows`` (dicts with the same keys), numbers right-aligned; "|" in cells escaped."""
+    columns = list(rows[0])
+    numeric = [all(isinstance(row[c], (int, float)) and not isinstance(row[c], bool) for row in rows)
+               for c in columns]
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _count_table(column: str, entries: list[dict], splits: list[str]) -> str:
+    rows = [{column: entry["value"], **{split: entry["splits"].get(split, 0) for split in splits}}
+            for entry in entries]
+    return markdown_table(rows)
 
 
 def size_category(n: int) -> str:

@@ -58,6 +58,11 @@ class OptionError(RsdataError):
     """A command-line or API option has a value outside what is accepted (names the option and valid values)."""
 
 
+class PublishError(RsdataError):
+    """Publishing to the Hub failed or was refused: names the folder or repo, what went wrong, and the next step
+    (a push that failed midway is resumed by running it again). Never carries the token."""
+
+
 class RecordError(RsdataError):
     """One source record is bad: ``path`` (and ``line``, 1-based, when known) says where, ``reason`` what kind.
 

@@ -12,7 +12,7 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
       trainval: pretraining
       test: evaluation
     names:                              # source label -> caption name: a singular, or {singular, plural}
-      airplane: airplane
+      airplane: airplane                #   (class_folders: class folder -> prompt name, e.g. aGrass: grass)
       Expressway-Service-area: expressway service area
     license: other                      # a Hub licence id
     license_note: academic use only     # optional: what "other" means
@@ -84,6 +84,9 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
         raise RecipeError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(data).__name__}")
+    if data.get("kind") == "corpus":
+        raise RecipeError(f"{path}: this is a corpus recipe (kind: corpus); build it with "
+                          f"`rsdata convert --recipe {path} OUT`")
     fields = {f.name: f for f in dataclasses.fields(DatasetRecipe) if f.name != "path"}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -127,5 +130,13 @@ def _check(recipe: DatasetRecipe, path: Path) -> None:
 
 
 def dataset_recipes(folder: str | Path) -> list[DatasetRecipe]:
-    """Every ``*.yaml`` dataset recipe in ``folder``, sorted by file name."""
-    return [load_dataset_recipe(path) for path in sorted(Path(folder).glob("*.yaml"))]
+    """Every ``*.yaml`` dataset recipe in ``folder``, sorted by file name (corpus recipes, ``kind: corpus``, are
+    not dataset recipes and are left out)."""
+    return [load_dataset_recipe(path) for path in sorted(Path(folder).glob("*.yaml"))
+            if not _is_corpus(path)]
+
+
+def _is_corpus(path: Path) -> bool:
+    from rsdata.corpus_recipe import is_corpus_recipe
+
+    return is_corpus_recipe(path)

@@ -8,6 +8,10 @@ Conventions (shared by every format, caption rule and output column):
   oriented object is the polygon's axis-aligned bounds, clipped to the image.
 - ``category`` is the source's label as written ("small-vehicle"); readable caption names come from the caption
   vocabulary (:mod:`rsdata.captions.vocabulary`), never from editing the label.
+
+A record becomes an output row through a caption rule: its ``human_captions`` when it has any (rule ``human``),
+otherwise the rule its format applies (:meth:`rsdata.formats.base.SourceFormat.describe`), which gives a
+:class:`Description` or says there is :class:`NothingToDescribe`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
+
+#: The caption rule of captions written by people and published with the source (kept as written).
+HUMAN_RULE = "human"
+#: The caption rule of rows that carry no caption (scene classification: the label is the annotation).
+NO_CAPTION_RULE = "none"
 
 Box = tuple[float, float, float, float]
 
@@ -69,6 +78,12 @@ class ImageRecord:
     ``width``/``height`` are the image's pixel size, ``None`` until the image has been read (formats parse
     annotations without opening images; the build fills them in). ``annotation_path`` is the file the objects
     came from, for error messages.
+
+    ``human_captions``: captions people wrote for this image (retrieval sets), in source order, each exactly as
+    published without its line terminator; when there are any, they are the row's captions (rule ``human``) and
+    the record needs no objects. ``extras``: values of the extra columns the format declares
+    (:meth:`~rsdata.formats.base.SourceFormat.extra_features`), by column name, in the column's Python form
+    (a :class:`datasets.ClassLabel` column takes the class index).
     """
 
     image_path: Path
@@ -81,6 +96,28 @@ class ImageRecord:
     annotation_path: Path | None = None
     image_data: bytes | None = None
     dropped_objects: Mapping[str, int] = field(default_factory=dict)
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes) -> "ImageRecord":
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Description:
+    """What a caption rule made of one image: its ``captions``, the template id behind each (``template_ids``,
+    empty when the rule has no templates), the ``rule`` id, and the values of extra columns the rule decided
+    (``extras``, merged with the record's own)."""
+
+    captions: tuple[str, ...]
+    template_ids: tuple[str, ...]
+    rule: str
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NothingToDescribe:
+    """A caption rule found nothing it can describe in an image (not an error): the build leaves the image out
+    and counts it under ``reason`` (a stable slug, e.g. ``no_objects``); ``message`` says what was missing."""
+
+    reason: str
+    message: str

@@ -15,6 +15,14 @@ One row per image. Columns (``datasets`` feature types):
 - ``source_image_format`` (Pillow's name, e.g. "PNG"), ``image_encoding`` ("original" when the bytes are the
   source file's, else the format they were re-encoded to), ``image_scale`` [x, y] (stored / source pixels).
 
+Rows whose captions come from people (retrieval sets) have those captions as written, ``caption_rule`` "human"
+and no templates; scene-classification rows have no captions (``caption_rule`` "none") and no objects.
+
+Extra columns: a format may declare columns of its own after these (:meth:`SourceFormat.extra_features
+<rsdata.formats.base.SourceFormat.extra_features>`, e.g. a ``label`` ``ClassLabel`` whose names are known once
+the source is listed); they follow the base columns in the order declared, and their features (ClassLabel names
+included) go into the same metadata.
+
 The Parquet files carry these features in their ``huggingface`` schema metadata, so ``datasets`` reads them back
 with the same types.
 """
@@ -22,6 +30,7 @@ with the same types.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Mapping
 
 #: Rows per Parquet row group: small groups let streaming readers fetch a few images at a time (the value
 #: ``datasets`` itself uses for image datasets).
@@ -29,7 +38,8 @@ ROW_GROUP_SIZE = 100
 
 
 @lru_cache(maxsize=None)
-def output_features():
+def base_features():
+    """The columns every rsdata output has (see the module docstring), as ``datasets.Features``."""
     from datasets import Features, Image, List, Value
 
     return Features({
@@ -59,9 +69,25 @@ def output_features():
     })
 
 
-def output_arrow_schema():
+def output_features(extra: Mapping[str, Any] | None = None):
+    """The output features: the base columns, then the ``extra`` columns (name -> ``datasets`` feature) in order.
+
+    Raises ``ValueError`` when an extra column has the name of a base column.
+    """
+    base = base_features()
+    if not extra:
+        return base
+    clash = sorted(set(extra) & set(base))
+    if clash:
+        raise ValueError(f"extra column(s) {', '.join(clash)} would replace base output columns; choose other names")
+    from datasets import Features
+
+    return Features({**base, **extra})
+
+
+def output_arrow_schema(extra: Mapping[str, Any] | None = None):
     """The Arrow schema of the shards, with the ``huggingface`` features metadata."""
-    return output_features().arrow_schema
+    return output_features(extra).arrow_schema
 
 
 def parquet_writer_options(schema) -> dict:
@@ -71,10 +97,16 @@ def parquet_writer_options(schema) -> dict:
     nothing, so only the other columns get zstd and, where values repeat, dictionaries. Column statistics are
     off: nothing reads them here, and computing them over image bytes triples the writing time.
     """
-    columns = _leaf_paths(schema)
+    import pyarrow as pa
+
+    leaves = _leaf_fields(schema)
+    extra = set(schema.names) - set(base_features())
+    # Text in extra columns (class names, count categories) repeats like the base columns' labels do.
+    dictionary = [path for path, data_type in leaves if path in _DICTIONARY_COLUMNS
+                  or (path.split(".", 1)[0] in extra and pa.types.is_string(data_type))]
     return {
-        "compression": {c: ("NONE" if c == "image.bytes" else "zstd") for c in columns},
-        "use_dictionary": [c for c in columns if c in _DICTIONARY_COLUMNS],
+        "compression": {path: ("NONE" if path == "image.bytes" else "zstd") for path, _ in leaves},
+        "use_dictionary": dictionary,
         "write_statistics": False,
     }
 
@@ -86,7 +118,8 @@ _DICTIONARY_COLUMNS = {
 
 
 class RowBatch:
-    """Rows gathered column by column and turned into an Arrow table of :func:`output_arrow_schema`.
+    """Rows gathered column by column and turned into an Arrow table of :func:`output_arrow_schema` (extra
+    columns included: they are plain values, converted to their Arrow type as the table is made).
 
     Building the nested columns from flat lists (offsets plus values) is several times faster than handing
     ``pyarrow`` a list of row dictionaries, which matters when rows arrive at file-copy speed.
@@ -151,10 +184,11 @@ class RowBatch:
         self.__init__(self.schema)
 
 
-def _leaf_paths(schema) -> list[str]:
+def _leaf_fields(schema) -> list[tuple[str, Any]]:
+    """(Parquet column path, Arrow type) of every leaf column of ``schema``."""
     import pyarrow as pa
 
-    paths = []
+    leaves = []
 
     def visit(prefix: str, data_type) -> None:
         if pa.types.is_struct(data_type):
@@ -164,8 +198,8 @@ def _leaf_paths(schema) -> list[str]:
                 data_type):
             visit(f"{prefix}.list.element", data_type.value_type)
         else:
-            paths.append(prefix)
+            leaves.append((prefix, data_type))
 
     for field in schema:
         visit(field.name, field.type)
-    return paths
+    return leaves

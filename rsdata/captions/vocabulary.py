@@ -184,5 +184,9 @@ class CategoryVocabulary:
         self._cache[label] = name
         return name
 
+    def is_named(self, label: str) -> bool:
+        """Whether the name map gives ``label`` an explicit name (else :meth:`name` derives the default)."""
+        return label in self._explicit
+
     def __repr__(self) -> str:
         return f"CategoryVocabulary({len(self._explicit)} explicit names)"

@@ -3,6 +3,7 @@
 from rsdata.formats import (  # noqa: F401  (importing registers the formats)
     auair,
     carpk,
+    class_folders,
     coco,
     dota,
     hrsc2016,
@@ -11,7 +12,9 @@ from rsdata.formats import (  # noqa: F401  (importing registers the formats)
     levir,
     nwpu_vhr10,
     pascal_voc,
+    remotecount,
     rgb_mask,
+    rs_captions,
     rsod,
     stanford_drone,
     uavdt,

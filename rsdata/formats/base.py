@@ -8,6 +8,18 @@ ones listed). It does two things, both without opening images:
 - ``parse(item)``: read that item's annotations into an :class:`~rsdata.records.ImageRecord`, raising
   :class:`~rsdata.errors.RecordError` (file, line, reason) on bad input.
 
+How records become rows, for formats that are not box-captioned (all defaults suit box formats):
+
+- ``caption_rule`` names the rule of the format's rows; :meth:`SourceFormat.describe` applies it to a record
+  without human captions (default: Box-to-Caption ``b2c/1``; an image with no objects is left out as
+  ``no_objects``). Records with ``human_captions`` keep them (rule ``human``) whatever the format.
+- :meth:`SourceFormat.extra_features` declares columns beyond the base schema (name -> ``datasets`` feature, e.g.
+  a ``ClassLabel`` whose names the listing found); each row's values come from the record's ``extras`` and the
+  description's. ``counted_columns`` are counted per value and split in the report and card.
+- :meth:`SourceFormat.source_facts` gives tables about the listed source for the card (e.g. classes and their
+  prompt names); ``assigns_splits`` (set by ``list_items``) says the format made the splits itself, and the
+  build then writes each split's image list to ``OUT/splits/<split>.txt``.
+
 Formats are registered by name with :func:`register_format` and found with :func:`get_format`.
 """
 
@@ -21,8 +33,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 from rsdata import errors
+from rsdata.captions.b2c import RULE_ID as B2C_RULE
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
-from rsdata.records import ImageRecord
+from rsdata.records import Description, ImageRecord, NothingToDescribe, ObjectAnnotation
 
 #: Image file endings a source may use, in the order preferred when one stem has several.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -61,9 +74,15 @@ class SourceFormat:
     description: ClassVar[str]  # one line, shown by ``rsdata formats``
     options_class: ClassVar[type] = type(None)
     default_license: ClassVar[str] = "unknown"
+    #: The caption rule of the format's rows (what :meth:`describe` applies).
+    caption_rule: ClassVar[str] = B2C_RULE
+    #: Extra columns whose values the report and the card count per split.
+    counted_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.options_class()
+        #: Set by ``list_items`` when the format assigned images to splits itself (no official split).
+        self.assigns_splits = False
 
     @classmethod
     def from_option_strings(cls, pairs: Mapping[str, str]) -> "SourceFormat":
@@ -83,6 +102,37 @@ class SourceFormat:
 
     def parse(self, item: SourceItem) -> ImageRecord:
         raise NotImplementedError
+
+    def extra_features(self) -> Mapping[str, Any]:
+        """Columns this format adds after the base output columns: name -> ``datasets`` feature, in column order.
+
+        Called after :meth:`list_items` (a ``ClassLabel``'s names may be what the listing found). Every row must
+        give each a value, from the record's ``extras`` or the :class:`Description`'s. Default: none.
+        """
+        return {}
+
+    def source_facts(self, vocabulary) -> Mapping[str, list[dict]]:
+        """Tables about the listed source for the report and card: title -> rows (dicts with the same keys in
+        the same order). Called after :meth:`list_items`; ``vocabulary`` is the build's caption vocabulary
+        (:class:`~rsdata.captions.CategoryVocabulary`, with the recipe's names). Default: none."""
+        return {}
+
+    def describe(self, record: ImageRecord, objects: Sequence[ObjectAnnotation], image, *, seed: int,
+                 vocabulary) -> Description | NothingToDescribe:
+        """Caption one record that has no human captions, by :attr:`caption_rule`.
+
+        ``objects`` are the record's objects fitted to the stored image, ``image`` the
+        :class:`~rsdata.images.PreparedImage` (its ``width`` and ``height``; None for a tile with no object in
+        it), ``seed`` the image's caption seed (:func:`~rsdata.captions.caption_seed`), ``vocabulary`` the
+        build's caption names. The default is Box-to-Caption ``b2c/1``; no object is :class:`NothingToDescribe`
+        (``no_objects``).
+        """
+        from rsdata.captions import box_to_caption
+
+        if not objects:
+            return NothingToDescribe(errors.NO_OBJECTS, "no object to describe")
+        captions = box_to_caption(objects, image.width, image.height, seed=seed, vocabulary=vocabulary)
+        return Description(captions.captions, captions.template_ids, captions.rule)
 
 
 _REGISTRY: dict[str, type[SourceFormat]] = {}

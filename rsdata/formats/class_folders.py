@@ -1,0 +1,196 @@
+"""Scene-classification sets laid out as one folder per class (AID, RESISC45, EuroSAT, PatternNet, ...).
+
+Layouts (option ``layout``: ``auto``, the default, ``classes`` or ``splits``)::
+
+    <root>/<Class>/<image>             "classes": no official split; the format makes one (below)
+    <root>/<split>/<Class>/<image>     "splits": the publisher's split folders
+
+``auto`` takes ``splits`` when every folder in the root is named like a split (train, val, valid, validation,
+test, trainval) and ``classes`` otherwise. Option ``class_depth=2`` reads classes one level deeper,
+``<root>/<group>/<Class>/<image>`` (sets that group their classes under parent categories); classes are still
+named by their own folder, and those names must then be unique across groups. Images are the files directly in a
+class folder ending in PNG, JPEG, TIFF or BMP (any case); other files are ignored, and so are folders whose name
+starts with "." or "__" (``__MACOSX``). A class folder that holds folders is a layout error (the classes are
+deeper: use ``class_depth``).
+
+Split made by the format (layout ``classes``), the RemoteCLIP protocol: within each class, the images sorted by
+file name (Python's string order, so ``airport_10.jpg`` comes before ``airport_2.jpg``); the first
+``floor(0.8 n)`` (= ``4 n // 5``, integer arithmetic) of the class's ``n`` images are ``train``, the rest ``test``.
+So a class of 10 images gives 8 + 2, of 7 gives 5 + 2, of 1 gives 0 + 1. The build writes each split's images,
+one path relative to the root per line, sorted, to ``OUT/splits/<split>.txt``.
+
+Columns added to the base ones (the classification set of the evaluation contract):
+
+- ``label``: ``ClassLabel`` whose names are all class folder names found (in every split), sorted;
+- ``class_name``: the class's prompt name: the recipe's name for that folder when it gives one, else the folder
+  name with "_" and CamelCase boundaries turned into spaces, lower-cased ("StorageTanks" -> "storage tanks",
+  "dense_residential" -> "dense residential", "BaseballField" -> "baseball field").
+
+Rows have no captions (caption rule ``none``) and no objects; ``source_id`` is the image's path relative to the
+root. The card lists the classes with their prompt names and the images per class and split. Licence: each
+set's own (see its recipe); the default card licence is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from rsdata.errors import OptionError, SourceLayoutError
+from rsdata.formats.base import IMAGE_SUFFIXES, SourceFormat, SourceItem, file_signature, register_format
+from rsdata.records import NO_CAPTION_RULE, Description, ImageRecord, NothingToDescribe, Provenance
+
+LAYOUTS = ("auto", "classes", "splits")
+SPLIT_FOLDER_NAMES = frozenset({"train", "val", "valid", "validation", "test", "trainval"})
+#: The share of each class that goes to ``train`` is TRAIN_PARTS / ALL_PARTS (0.8), rounded down.
+TRAIN_PARTS, ALL_PARTS = 4, 5
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def prompt_name(folder: str) -> str:
+    """The default prompt name of a class folder: "_" and CamelCase boundaries to spaces, lower case."""
+    spaced = _CAMEL_BOUNDARY.sub(" ", folder.replace("_", " "))
+    return " ".join(spaced.split()).lower()
+
+
+def train_count(n: int) -> int:
+    """How many of a class's ``n`` images go to ``train`` when the format makes the split: floor(0.8 n)."""
+    return TRAIN_PARTS * n // ALL_PARTS
+
+
+@dataclass(frozen=True)
+class ClassFoldersOptions:
+    layout: str = "auto"
+    class_depth: int | str = 1
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise OptionError(f"option layout={self.layout!r}: expected one of {', '.join(LAYOUTS)}")
+        try:
+            depth = int(self.class_depth)
+        except ValueError:
+            depth = 0
+        if depth not in (1, 2):
+            raise OptionError(f"option class_depth={self.class_depth!r}: expected 1 (<root>/<Class>/) or 2 "
+                              "(<root>/<group>/<Class>/)")
+        object.__setattr__(self, "class_depth", depth)
+
+
+@register_format
+class ClassFoldersFormat(SourceFormat):
+    name = "class_folders"
+    description = ("scene classification, one folder per class (<root>[/<split>]/<Class>/); 80/20 split by file "
+                   "name; label, no captions")
+    options_class = ClassFoldersOptions
+    caption_rule = NO_CAPTION_RULE
+    counted_columns = ("label",)
+
+    def __init__(self, options: ClassFoldersOptions | None = None):
+        super().__init__(options)
+        self.class_names: list[str] = []
+        self._class_of: dict[str, str] = {}  # image_name -> class folder name
+
+    def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
+        if not root.is_dir():
+            raise SourceLayoutError(f"source folder {root} does not exist or is not a folder")
+        layout = self._layout(root)
+        self.assigns_splits = layout == "classes"
+        if layout == "classes":
+            by_split = self._made_split(root)
+        else:
+            by_split = {folder.name: self._class_images(folder) for folder in _subfolders(root)}
+        self.class_names = sorted({name for classes in by_split.values() for name in classes})
+        if not self.class_names:
+            raise SourceLayoutError(f"no class folder in {root}: expected <root>/<Class>/<image> or "
+                                    "<root>/<split>/<Class>/<image>")
+        found = list(by_split)
+        if splits:
+            missing = [s for s in splits if s not in found]
+            if missing:
+                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)}")
+        self._class_of = {}
+        items = []
+        for split, classes in by_split.items():
+            if splits and split not in splits:
+                continue
+            for class_name in sorted(classes):
+                for path in classes[class_name]:
+                    image_name = Path(os.path.relpath(path, root)).as_posix()
+                    self._class_of[image_name] = class_name
+                    size, mtime = file_signature(path)
+                    items.append(SourceItem(split=split, source_id=image_name, image_name=image_name,
+                                            image_path=path, annotation_path=None, size_bytes=size,
+                                            mtime_ns=mtime))
+        return items
+
+    def parse(self, item: SourceItem) -> ImageRecord:
+        provenance = Provenance(source_dataset=self.name, split=item.split, source_id=item.source_id)
+        label = self.class_names.index(self._class_of[item.image_name])
+        return ImageRecord(image_path=item.image_path, image_name=item.image_name, provenance=provenance,
+                           extras={"label": label})
+
+    def extra_features(self) -> Mapping[str, Any]:
+        from datasets import ClassLabel, Value
+
+        return {"label": ClassLabel(names=list(self.class_names)), "class_name": Value("string")}
+
+    def describe(self, record: ImageRecord, objects, image, *, seed: int,
+                 vocabulary) -> Description | NothingToDescribe:
+        folder = self.class_names[record.extras["label"]]
+        return Description((), (), NO_CAPTION_RULE, extras={"class_name": class_prompt(folder, vocabulary)})
+
+    def source_facts(self, vocabulary) -> Mapping[str, list[dict]]:
+        return {"Classes": [{"label": index, "folder": folder, "class_name": class_prompt(folder, vocabulary)}
+                            for index, folder in enumerate(self.class_names)]}
+
+    # -- layout ----------------------------------------------------------------------------------------------
+
+    def _layout(self, root: Path) -> str:
+        if self.options.layout != "auto":
+            return self.options.layout
+        folders = [p.name for p in _subfolders(root)]
+        return "splits" if folders and all(name in SPLIT_FOLDER_NAMES for name in folders) else "classes"
+
+    def _made_split(self, root: Path) -> dict[str, dict[str, list[Path]]]:
+        train: dict[str, list[Path]] = {}
+        test: dict[str, list[Path]] = {}
+        for class_name, images in self._class_images(root).items():
+            cut = train_count(len(images))
+            train[class_name], test[class_name] = images[:cut], images[cut:]
+        return {"train": train, "test": test}
+
+    def _class_images(self, folder: Path) -> dict[str, list[Path]]:
+        """Class folder name -> its images sorted by file name, for the classes ``class_depth`` levels below."""
+        class_folders = _subfolders(folder)
+        if self.options.class_depth == 2:
+            class_folders = [c for group in class_folders for c in _subfolders(group)]
+        classes: dict[str, list[Path]] = {}
+        for class_folder in class_folders:
+            if class_folder.name in classes:
+                raise SourceLayoutError(f"two class folders are named {class_folder.name!r} below {folder}; class "
+                                        "names must be unique")
+            nested = _subfolders(class_folder)
+            if nested:
+                names = ", ".join(p.name for p in nested[:3])
+                raise SourceLayoutError(f"class folder {class_folder} holds folders ({names}); if the classes are one "
+                                        "level deeper, use -o class_depth=2")
+            classes[class_folder.name] = sorted(
+                (p for p in class_folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                 and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.name)
+        return classes
+
+
+def class_prompt(folder: str, vocabulary) -> str:
+    """The prompt name of a class: the recipe's name for the folder when it has one, else :func:`prompt_name`."""
+    if vocabulary is not None and vocabulary.is_named(folder):
+        return vocabulary.name(folder).singular
+    return prompt_name(folder)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))),
+                  key=lambda p: p.name)

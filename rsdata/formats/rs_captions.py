@@ -1,0 +1,325 @@
+"""Human-captioned retrieval sets: RSICD, RSITMD, UCM-captions and Sydney-captions, in both published layouts.
+
+Rows keep the captions people wrote (caption rule ``human``): each exactly as published without its line
+terminator, in source order, as many as the source gives (normally 5); there are no objects. ``source_id`` is
+the image's file name.
+
+Layout ``karpathy`` (the datasets' own releases, after Karpathy's COCO split files)::
+
+    <root>/dataset_rsicd.json          the caption file (option json_file=NAME; default: the one
+                                       dataset*.json directly in the root)
+    <root>/<images folder>/airport_1.jpg
+
+    {"images": [{"filename": "airport_1.jpg", "split": "train", "filepath": "...",
+                 "sentences": [{"raw": "many planes are parked next to a long runway .", ...}, ...]}, ...]}
+
+The top level is an object with an ``images`` list. Each image record needs ``filename`` (a non-empty relative
+file name), ``split`` (the split, usually train, val or test) and ``sentences``: a non-empty list of objects,
+each with a non-empty text ``raw`` (the caption). Other keys (``tokens``, ``imgid``, ``sentids``...) are
+ignored. The image is ``<images folder>/<filepath>/<filename>`` when the record has a non-empty ``filepath``
+and that file exists, else ``<images folder>/<filename>``.
+
+Layout ``precomp`` (the text pairs published with the RSITMD authors' AMFMN code, for all four sets)::
+
+    <root>/test_caps.txt               one caption per line
+    <root>/test_filename.txt           on line i, the file name of the image that line i of test_caps.txt describes
+    <root>/<images folder>/...
+
+The split is the file-name prefix (``train_caps.txt`` -> train, ``val_``, ``test_``); each split has both
+files with the same number of lines. Captions are grouped per image, images in the order they first appear
+(normally 5 consecutive lines per image); an image named again further down gets those captions too, in line
+order. File names are stripped of surrounding blanks; captions are not.
+
+Both: the images folder is option ``images_dir=NAME`` (relative to the root), else the first of ``images/``,
+``imgs/``, the one ``<name>_images/`` folder (``RSICD_images/``) or the root itself. Option ``layout`` is
+``auto`` (default: the layout whose files the root holds), ``karpathy`` or ``precomp``. Text is UTF-8 (a
+byte-order mark allowed); lines end in "\\n" or "\\r\\n". Splits come out in name order, images in source order
+(so ``--limit N`` keeps a split's first N images as published).
+
+Bad input:
+
+- the whole source (:class:`~rsdata.errors.SourceLayoutError`, naming the file and the line or record): no
+  caption file; both layouts present without ``layout=``; JSON that does not parse (line and column), that has
+  no ``images`` list, or an image record that is not an object or lacks ``filename`` or ``split``; a caps file
+  without its filename file; caps and filename files with different line counts; an empty line in a filename
+  file;
+- one image (:class:`~rsdata.errors.RecordError`, skipped and counted with ``--on-error skip``): an empty caption
+  line (``malformed_line``, caps file and line); a JSON record with no sentences, a sentence without text, or a
+  file name given twice in one split (``malformed_line``, naming ``images[i]``); an image file that is not
+  there (``missing_image``).
+
+Licence: each set's own (see its recipe); the default card licence is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+from rsdata import errors
+from rsdata.errors import OptionError, RecordError, SourceLayoutError
+from rsdata.formats.base import SourceFormat, SourceItem, file_signature, read_text_file, register_format
+from rsdata.records import HUMAN_RULE, ImageRecord, Provenance
+
+LAYOUTS = ("auto", "karpathy", "precomp")
+IMAGE_FOLDER_NAMES = ("images", "imgs")
+CAPS_SUFFIX = "_caps.txt"
+FILENAME_SUFFIX = "_filename.txt"
+
+
+@dataclass(frozen=True)
+class RsCaptionsOptions:
+    layout: str = "auto"
+    images_dir: str | None = None
+    json_file: str | None = None
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise OptionError(f"option layout={self.layout!r}: expected one of {', '.join(LAYOUTS)}")
+
+
+@dataclass
+class _CaptionedImage:
+    """One image's captions as read from the caption file, and where they came from."""
+
+    split: str
+    filename: str
+    filepath: str
+    source: Path  # the caption file
+    line: int | None  # first caption line (precomp), None for JSON
+    record: str | None  # "images[12]" (JSON), None for precomp
+    captions: list[str] = field(default_factory=list)
+    problem: RecordError | None = None  # the first thing wrong with this image's captions
+
+    def fail(self, message: str, line: int | None = None) -> None:
+        if self.problem is None:
+            prefix = f"{self.record} ({self.filename}): " if self.record else ""
+            self.problem = RecordError(self.source, prefix + message, reason=errors.MALFORMED_LINE, line=line)
+
+
+@register_format
+class RsCaptionsFormat(SourceFormat):
+    name = "rs_captions"
+    description = ("RSICD/RSITMD/UCM/Sydney human captions: Karpathy dataset_*.json or precomp <split>_caps.txt "
+                   "+ _filename.txt")
+    options_class = RsCaptionsOptions
+    caption_rule = HUMAN_RULE
+
+    def __init__(self, options: RsCaptionsOptions | None = None):
+        super().__init__(options)
+        self._images: dict[tuple[str, str], _CaptionedImage] = {}
+
+    def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
+        if not root.is_dir():
+            raise SourceLayoutError(f"source folder {root} does not exist or is not a folder")
+        if self._layout(root) == "karpathy":
+            entries = read_karpathy_json(self._json_file(root))
+        else:
+            entries = read_precomp(root)
+        found = sorted({entry.split for entry in entries})
+        if splits:
+            missing = [s for s in splits if s not in found]
+            if missing:
+                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)}")
+        images_dir = self._images_dir(root)
+        self._images = {}
+        items = []
+        for split in (s for s in found if not splits or s in splits):
+            for entry in (e for e in entries if e.split == split):
+                self._images[(split, entry.filename)] = entry
+                items.append(_item(root, images_dir, entry))
+        return items
+
+    def parse(self, item: SourceItem) -> ImageRecord:
+        entry = self._images[(item.split, item.source_id)]
+        if entry.problem is not None:
+            raise entry.problem
+        if item.image_path is None:
+            where = f"{entry.record} ({entry.filename})" if entry.record else entry.filename
+            raise RecordError(entry.source, f"image {where} not found (looked for {item.image_name})",
+                              reason=errors.MISSING_IMAGE, line=entry.line)
+        provenance = Provenance(source_dataset=self.name, split=item.split, source_id=item.source_id)
+        return ImageRecord(image_path=item.image_path, image_name=item.image_name, provenance=provenance,
+                           human_captions=tuple(entry.captions), annotation_path=entry.source)
+
+    # -- layout ----------------------------------------------------------------------------------------------
+
+    def _layout(self, root: Path) -> str:
+        if self.options.layout != "auto":
+            return self.options.layout
+        if self.options.json_file:
+            return "karpathy"
+        has_json = bool(_json_candidates(root))
+        has_precomp = any(root.glob(f"*{CAPS_SUFFIX}"))
+        if has_json and has_precomp:
+            raise SourceLayoutError(f"{root} holds both a Karpathy-style dataset*.json and precomp *{CAPS_SUFFIX} "
+                                    "files; choose one with -o layout=karpathy or -o layout=precomp")
+        if not has_json and not has_precomp:
+            raise SourceLayoutError(
+                f"no caption file in {root}: expected a Karpathy-style dataset_<name>.json (or -o json_file=NAME), "
+                f"or precomp <split>{CAPS_SUFFIX} + <split>{FILENAME_SUFFIX} pairs")
+        return "karpathy" if has_json else "precomp"
+
+    def _json_file(self, root: Path) -> Path:
+        if self.options.json_file:
+            path = (root / self.options.json_file).resolve()
+            if not path.is_relative_to(root):
+                raise OptionError(f"option json_file={self.options.json_file!r} must name a file inside {root}")
+            if not path.is_file():
+                raise SourceLayoutError(f"caption file {path} (option json_file) does not exist")
+            return path
+        candidates = _json_candidates(root)
+        if len(candidates) != 1:
+            names = ", ".join(p.name for p in candidates) or "none"
+            raise SourceLayoutError(f"expected one dataset*.json in {root}, found {names}; name it with "
+                                    "-o json_file=NAME")
+        return candidates[0]
+
+    def _images_dir(self, root: Path) -> Path:
+        if self.options.images_dir is not None:
+            folder = root / self.options.images_dir
+            if not folder.is_dir():
+                raise SourceLayoutError(f"images folder {folder} (option images_dir) does not exist")
+            return folder
+        for name in IMAGE_FOLDER_NAMES:
+            if (root / name).is_dir():
+                return root / name
+        named = sorted(p for p in root.glob("*_images") if p.is_dir())
+        if len(named) > 1:
+            raise SourceLayoutError(f"several image folders in {root}: {', '.join(p.name for p in named)}; choose "
+                                    "one with -o images_dir=NAME")
+        return named[0] if named else root
+
+
+def _json_candidates(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("dataset*.json") if p.is_file())
+
+
+def _item(root: Path, images_dir: Path, entry: _CaptionedImage) -> SourceItem:
+    name = PurePosixPath(entry.filename)
+    if any(p.is_absolute() or ".." in p.parts for p in (name, PurePosixPath(entry.filepath))):
+        entry.fail(f"file name {entry.filename!r} (filepath {entry.filepath!r}) must be a relative path inside the "
+                   "images folder", entry.line)
+        candidates = []
+    else:
+        candidates = [images_dir / entry.filepath / entry.filename] if entry.filepath else []
+        candidates.append(images_dir / entry.filename)
+    image_path = next((p for p in candidates if p.is_file()), None)
+    shown = image_path or (candidates[-1] if candidates else images_dir / name.name)
+    size, mtime = file_signature(image_path)
+    return SourceItem(split=entry.split, source_id=entry.filename,
+                      image_name=Path(os.path.relpath(shown, root)).as_posix(), image_path=image_path,
+                      annotation_path=entry.source, size_bytes=size, mtime_ns=mtime)
+
+
+def without_line_terminator(text: str) -> str:
+    """``text`` without one trailing "\\r\\n", "\\n" or "\\r" (nothing else is changed)."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
+
+
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file without their terminators ("\\n" or "\\r\\n"); a final terminator does not
+    start another line."""
+    text = read_text_file(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Karpathy-style JSON
+
+
+def read_karpathy_json(path: Path) -> list[_CaptionedImage]:
+    """The images of a Karpathy-style caption file, in file order (see the module docstring for what is checked)."""
+    try:
+        data = json.loads(read_text_file(path))
+    except json.JSONDecodeError as error:
+        raise SourceLayoutError(f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        found = f"keys {', '.join(sorted(map(str, data)))}" if isinstance(data, dict) else type(data).__name__
+        raise SourceLayoutError(f"{path}: expected an object with an 'images' list (Karpathy-style captions), "
+                                f"found {found}")
+    entries: dict[tuple[str, str], _CaptionedImage] = {}
+    for index, record in enumerate(data["images"]):
+        where = f"images[{index}]"
+        if not isinstance(record, dict):
+            raise SourceLayoutError(f"{path}: {where} is {type(record).__name__}, expected an object with "
+                                    "'filename', 'split' and 'sentences'")
+        for key in ("filename", "split"):
+            value = record.get(key)
+            if not isinstance(value, str) or not value.strip():
+                got = "missing" if key not in record else f"{value!r}"
+                raise SourceLayoutError(f"{path}: {where} needs a non-empty text {key!r}, got {got}")
+        filepath = record.get("filepath") or ""
+        entry = _CaptionedImage(split=record["split"], filename=record["filename"],
+                                filepath=filepath if isinstance(filepath, str) else "", source=path, line=None,
+                                record=where)
+        key = (entry.split, entry.filename)
+        if key in entries:
+            entries[key].fail(f"file name given again by {where} in split {entry.split!r}")
+            continue
+        entries[key] = entry
+        sentences = record.get("sentences")
+        if not isinstance(sentences, list) or not sentences:
+            entry.fail("no sentences (expected a non-empty list of {\"raw\": caption})")
+            continue
+        for number, sentence in enumerate(sentences):
+            raw = sentence.get("raw") if isinstance(sentence, dict) else None
+            if not isinstance(raw, str):
+                entry.fail(f"sentences[{number}] has no text 'raw'")
+                break
+            caption = without_line_terminator(raw)
+            if not caption.strip():
+                entry.fail(f"sentences[{number}] 'raw' is empty")
+                break
+            entry.captions.append(caption)
+    return list(entries.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# precomp text pairs
+
+
+def read_precomp(root: Path) -> list[_CaptionedImage]:
+    """The images of every ``<split>_caps.txt`` + ``<split>_filename.txt`` pair in ``root``, splits in name
+    order, images in order of first appearance."""
+    found = sorted(p.name[:-len(CAPS_SUFFIX)] for p in root.glob(f"*{CAPS_SUFFIX}") if p.is_file())
+    entries: list[_CaptionedImage] = []
+    for split in found:
+        entries.extend(read_precomp_split(root / f"{split}{CAPS_SUFFIX}", root / f"{split}{FILENAME_SUFFIX}", split))
+    return entries
+
+
+def read_precomp_split(caps_file: Path, names_file: Path, split: str) -> list[_CaptionedImage]:
+    if not names_file.is_file():
+        raise SourceLayoutError(f"{caps_file} has no companion {names_file.name} naming the image of each caption "
+                                f"line (expected {names_file})")
+    captions, names = read_lines(caps_file), read_lines(names_file)
+    if len(captions) != len(names):
+        raise SourceLayoutError(f"{caps_file} has {len(captions)} caption line(s) but {names_file} names "
+                                f"{len(names)} image(s); line i of one must match line i of the other")
+    if not captions:
+        raise SourceLayoutError(f"{caps_file} holds no caption")
+    entries: dict[str, _CaptionedImage] = {}
+    for number, (caption, name) in enumerate(zip(captions, names), start=1):
+        filename = name.strip()
+        if not filename:
+            raise SourceLayoutError(f"{names_file}:{number}: empty line; every line names the image of the caption "
+                                    f"on the same line of {caps_file.name}")
+        entry = entries.get(filename)
+        if entry is None:
+            entry = entries[filename] = _CaptionedImage(split=split, filename=filename, filepath="",
+                                                        source=caps_file, line=number, record=None)
+        if not caption.strip():
+            entry.fail(f"caption of image {filename} is empty", line=number)
+        entry.captions.append(caption)
+    return list(entries.values())
