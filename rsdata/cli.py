@@ -45,11 +45,20 @@ def _parser() -> argparse.ArgumentParser:
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN.parquet, README.md (dataset card) "
                                   "and build_report.json. Running the same command again resumes a killed run.")
     convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
-                         "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence)")
-    convert.add_argument("source", metavar="SOURCE", type=Path, help="the source folder, as its publisher ships it")
-    convert.add_argument("output", metavar="OUT", type=Path, help="the output folder (new, empty, or a build to "
-                         "resume)")
+                         "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "
+                         "with --recipe, the output folder alone")
+    convert.add_argument("source", metavar="SOURCE", type=Path, nargs="?",
+                         help="the source folder, as its publisher ships it")
+    convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
+                         "build to resume)")
+    convert.add_argument("--recipe", type=Path, metavar="FILE",
+                         help="build a corpus recipe (kind: corpus, e.g. recipes/datasets/remoteclip.yaml) into OUT: "
+                         "`rsdata convert --recipe FILE OUT [--sources DIR]`")
+    convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
+                         help="with --recipe: the folder holding one folder per source, named as in the recipe "
+                         "(default: the current folder)")
     _add_build_options(convert)
+    _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
 
     formats = commands.add_parser("formats", help="list the source formats")
@@ -64,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-proc", type=int, metavar="N", default=1)
     demo.add_argument("--no-progress", dest="progress", action="store_false")
     demo.set_defaults(run=_run_demo)
+    _add_dedup(commands)
+    _add_push(commands)
     return parser
 
 
@@ -107,6 +118,12 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 def _run_convert(args: argparse.Namespace) -> int:
     from rsdata.build import ConvertOptions, convert
 
+    _check_push_target(args)
+    if args.recipe is not None:
+        status = _run_convert_corpus(args)
+        return _push_after_convert(args, Path(args.format)) if status == 0 else status
+    if args.source is None or args.output is None:
+        raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
     if args.format.endswith((".yaml", ".yml")):
         from rsdata.recipe import load_dataset_recipe
@@ -128,6 +145,24 @@ def _run_convert(args: argparse.Namespace) -> int:
         num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
     result = convert(format_name, args.source, args.output, options, format_options)
     print(summary(result))
+    return _push_after_convert(args, result.output)
+
+
+def _run_convert_corpus(args: argparse.Namespace) -> int:
+    from rsdata.corpus import build_corpus, summary as corpus_summary
+    from rsdata.corpus_recipe import load_corpus_recipe
+
+    if args.source is not None or args.output is not None:
+        raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
+    ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
+                                        ("--source-name", args.source_name), ("--license", args.license),
+                                        ("-o", args.option)) if value]
+    if ignored:
+        raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source")
+    recipe = load_corpus_recipe(args.recipe)
+    result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
+                          progress=args.progress, overwrite=args.overwrite)
+    print(corpus_summary(result))
     return 0
 
 
@@ -176,6 +211,96 @@ def summary(result) -> str:
             lines.append(f"  {skipped.reason}: {where}: {skipped.message}")
         lines.append(f"All of them are listed in {result.output / 'build_report.json'}.")
     return "\n".join(lines)
+
+
+def _add_dedup(commands) -> None:
+    from rsdata.phash import DEFAULT_MAX_DISTANCE
+
+    dedup = commands.add_parser(
+        "dedup", help="remove near-duplicate images (perceptual hash) from training datasets",
+        description="Remove from the TRAIN datasets (rsdata outputs, in priority order) every image whose pHash is "
+        "within --max-distance of an image of the --against test sets, then every later repeat of an earlier "
+        "kept training image; write a copy of each to OUT/<name>/ and every removal to OUT/dedup_report.json. "
+        "The test sets are not modified. Hashes are cached in each dataset's .rsdata/phash/.")
+    dedup.add_argument("training", metavar="TRAIN", nargs="+",
+                       help="a training dataset folder, or NAME=FOLDER (default name: the folder's name)")
+    dedup.add_argument("--against", metavar="TEST", nargs="+", required=True,
+                       help="evaluation test set folders (FOLDER or NAME=FOLDER)")
+    dedup.add_argument("--against-split", metavar="SPLIT", action="append", dest="against_splits",
+                       help="compare with this split of the test sets only (repeatable; default: every split)")
+    dedup.add_argument("--out", metavar="OUT", type=Path, required=True, help="output folder")
+    dedup.add_argument("--max-distance", type=int, metavar="D", default=DEFAULT_MAX_DISTANCE,
+                       help="largest Hamming distance of a near-duplicate, inclusive (default %(default)s: the "
+                       "paper's 'distance < 2')")
+    dedup.add_argument("--num-proc", type=int, metavar="N", default=1, help="hashing processes (same result)")
+    dedup.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    dedup.set_defaults(run=_run_dedup)
+
+
+def _run_dedup(args: argparse.Namespace) -> int:
+    from rsdata.dedup import deduplicate, parse_side, summary as dedup_summary
+
+    training = [parse_side(spec) for spec in args.training]
+    test = [parse_side(spec, args.against_splits) for spec in args.against]
+    run = deduplicate(training, test, args.out, max_distance=args.max_distance, num_proc=args.num_proc,
+                      progress=args.progress)
+    print(dedup_summary(run))
+    return 0
+
+
+def _add_push_to_hub_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--push-to-hub", metavar="USER/NAME", help="after a successful build, push OUT to this "
+                        "Hub dataset repo (as `rsdata push`; token from HF_TOKEN or `hf auth login`)")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
+    parser.add_argument("--revision", metavar="BRANCH", help="with --push-to-hub: push to this branch (created "
+                        "from main when missing)")
+
+
+def _add_push(commands) -> None:
+    push = commands.add_parser(
+        "push", help="push a finished build to a Hugging Face Hub dataset repo",
+        description="Push the rsdata build in OUT (shards, card, reports; never .rsdata/) to the dataset repo "
+        "USER/NAME, created when missing. Files already on the Hub are not sent again; a push that failed midway "
+        "is resumed by running it again. The token comes from HF_TOKEN or the stored login (`hf auth login`).")
+    push.add_argument("output", metavar="OUT", type=Path, help="a finished `rsdata convert` output folder")
+    push.add_argument("repo_id", metavar="USER/NAME", help="the dataset repo")
+    push.add_argument("--private", action="store_true", help="create the repo private (an existing repo is kept)")
+    push.add_argument("--revision", metavar="BRANCH", help="push to this branch (created from main when missing)")
+    push.add_argument("--message", metavar="TEXT", help="commit message")
+    push.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    push.set_defaults(run=_run_push)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from rsdata.publish import push_dataset, push_summary
+
+    result = push_dataset(args.output, args.repo_id, private=args.private, revision=args.revision,
+                          commit_message=args.message, progress=args.progress)
+    print(push_summary(result))
+    return 0
+
+
+def _check_push_target(args: argparse.Namespace) -> None:
+    """Refuse a bad --push-to-hub before the conversion rather than after it."""
+    if args.push_to_hub is None:
+        if args.private or args.revision:
+            raise OptionError("--private and --revision go with --push-to-hub USER/NAME")
+        return
+    from rsdata.publish import check_repo_id, resolve_token
+
+    check_repo_id(args.push_to_hub)
+    resolve_token()
+
+
+def _push_after_convert(args: argparse.Namespace, output: Path) -> int:
+    if args.push_to_hub is None:
+        return 0
+    from rsdata.publish import push_dataset, push_summary
+
+    result = push_dataset(output, args.push_to_hub, private=args.private, revision=args.revision,
+                          progress=args.progress)
+    print(push_summary(result))
+    return 0
 
 
 if __name__ == "__main__":

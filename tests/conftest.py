@@ -73,3 +73,43 @@ def dota_source(tmp_path: Path) -> Path:
     for index in range(2):
         write_dota_item(root, f"V{index:04d}", ["10 10 30 10 30 30 10 30 tennis-court 0"], split="val")
     return root
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The local Hub (tests/hub_server.py). The Hugging Face clients read HF_ENDPOINT and friends once, when they are
+# first imported, so the port is reserved and the variables set here, as this file is imported before any test
+# module; the server itself starts the first time a test asks for `local_hub`.
+
+from tests import hub_server as _hub_server  # noqa: E402
+
+_HUB_SOCKET = _hub_server.configure_client_environment()
+
+
+@pytest.fixture(scope="session")
+def _local_hub_server():
+    hub = _hub_server.LocalHub(_HUB_SOCKET).start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def local_hub(_local_hub_server, monkeypatch):
+    """The local Hub (:class:`tests.hub_server.LocalHub`), empty, with huggingface_hub / datasets / transformers
+    in this process talking to it and ``HF_TOKEN`` set to its fake token (``local_hub.token``)."""
+    hub = _local_hub_server
+    hub.reset()
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    _hub_server.point_clients_at(hub, monkeypatch)
+    yield hub
+    hub.reset()
+    _hub_server.forget_client_state()
+
+
+@pytest.fixture(scope="session")
+def rsdata_demo_dataset(tmp_path_factory) -> Path:
+    """The `rsdata demo` dataset (50 synthetic images, train 40 / validation 10), built once per test session."""
+    from rsdata.demo import run_demo
+
+    out = tmp_path_factory.mktemp("rsdata-demo")
+    run_demo(out, progress=False)
+    return out / "dataset"

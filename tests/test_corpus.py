@@ -188,3 +188,20 @@ def test_remoteclip_corpus_rerun_gives_the_same_bytes(remoteclip_build, capsys):
     after = {p.relative_to(out): p.read_bytes() for p in (out / "data").rglob("*.parquet")}
     assert before == after
     assert reports == [(out / name).read_bytes() for name in ("dedup_report.json", "corpus_report.json", "README.md")]
+
+
+def test_remoteclip_corpus_pushes_and_reads_back_by_config(remoteclip_build, local_hub, tmp_path):
+    import datasets
+
+    from rsdata.publish import push_dataset
+
+    out, _, _ = remoteclip_build
+    result = push_dataset(out, "user/remoteclip", progress=False)
+    remote = set(local_hub.files("user/remoteclip", "dataset"))
+    assert {"README.md", "corpus_report.json", "dedup_report.json"} <= remote
+    assert not any(".rsdata" in path for path in remote) and result.uploaded
+    for config in ("det10", "seg4"):
+        local = datasets.load_dataset(str(out), config, split="train")
+        hub = datasets.load_dataset("user/remoteclip", config, split="train", cache_dir=str(tmp_path / "cache"))
+        assert hub.num_rows == local.num_rows
+        assert hub["source_id"] == local["source_id"] and hub["captions"] == local["captions"]
