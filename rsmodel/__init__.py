@@ -1,7 +1,8 @@
 """rsmodel: train, evaluate and publish transformers ``CLIPModel`` models for remote sensing.
 
-The training, evaluation and conversion commands are being built; ``rsmodel env`` reports what the machine
-offers (torch and transformers versions, CUDA devices, bf16 support) before a run.
+``rsmodel train`` (a transformers ``Trainer`` with the global contrastive loss), ``rsmodel eval`` (the RemoteCLIP
+protocols on cached embeddings), ``rsmodel publish`` (weights, processor and a benchmark card to the Hub),
+``rsmodel convert`` (open_clip checkpoints to and from ``CLIPModel``) and ``rsmodel env`` (what the machine offers).
 """
 
 __version__ = "0.1.0"

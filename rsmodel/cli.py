@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Sequence
@@ -20,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env.add_argument("--json", action="store_true", help="print the report as JSON")
     env.set_defaults(run=_run_env)
     _add_convert(commands)
+    _add_train(commands)
+    _add_eval(commands)
+    _add_publish(commands)
     args = parser.parse_args(argv)
     from rsmodel.errors import OptionError, RsmodelError
 
@@ -65,6 +69,40 @@ def _add_convert(commands) -> None:
     archs.set_defaults(run=_run_convert_archs)
 
 
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train a CLIPModel from a training recipe (one process, or one per GPU under torchrun)",
+        description="Train a transformers CLIPModel with the contrastive loss over the global batch, from a recipe "
+                    "(recipes/train/*.yaml). Run the same command again to resume an interrupted run. Several "
+                    "GPUs: torchrun --nproc_per_node N -m rsmodel train RECIPE.")
+    train.add_argument("recipe", metavar="RECIPE", help="training recipe YAML file")
+    train.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
+                       help="set a recipe field by its dotted path, VALUE read as YAML (repeatable), e.g. "
+                            "training.learning_rate=1e-4, data.path=user/corpus, data.sources.0.weight=2")
+    train.add_argument("--output-dir", default=None, metavar="RUN_DIR",
+                       help="the run folder (same as --override training.output_dir=RUN_DIR)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from rsmodel.train import train
+    from rsmodel.train_recipe import load_train_recipe
+
+    overrides = list(args.override) + ([f"training.output_dir={args.output_dir}"] if args.output_dir else [])
+    recipe = load_train_recipe(args.recipe, overrides)
+    result = train(recipe, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        loss = f"{result.final_loss:.4f}" if result.final_loss is not None else "n/a"
+        skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(result.skipped.items()))
+        print(f"trained {recipe.name}: step {result.global_step}, last logged loss {loss} (mean {result.train_loss:.4f}"
+              f"), logit_scale {result.logit_scale:.2f}, {result.samples_per_second:.1f} samples/s "
+              f"({result.samples_per_second_per_device:.1f} per device, {result.world_size} process(es)) in "
+              f"{result.runtime_s:.1f} s{'; skipped rows: ' + skipped if skipped else ''}; model and processor in "
+              f"{result.run_dir} (CLIPModel.from_pretrained)")
+    return 0
+
+
 def _run_convert_openclip(args: argparse.Namespace) -> int:
     from rsmodel.convert import convert_openclip_to_hf
 
@@ -104,6 +142,131 @@ def _run_env(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(environment), indent=2, sort_keys=True))
     else:
         print(format_environment(environment))
+    return 0
+
+
+def _add_eval(commands) -> None:
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a CLIPModel by the RemoteCLIP protocols (zero-shot, linear probe, k-NN, few-shot, "
+                     "retrieval, counting)",
+        description="Evaluate MODEL (a CLIPModel folder or a Hub model id) on the datasets of a suite. Embeddings "
+                    "are computed once per (model, dataset split, preprocessing) and cached; every task reads the "
+                    "cache. Writes OUT/<dataset>/<task>.json per result and OUT/summary.md, and prints the table.")
+    evaluate.add_argument("model", metavar="MODEL", nargs="?", help="CLIPModel folder or Hub model id (USER/NAME)")
+    evaluate.add_argument("--suite", default="recipes/eval/remoteclip.yaml", metavar="FILE",
+                          help="evaluation suite YAML (default: recipes/eval/remoteclip.yaml)")
+    evaluate.add_argument("--tasks", action="append", default=[], metavar="T1,T2",
+                          help="only these tasks (comma-separated, repeatable; see --list)")
+    evaluate.add_argument("--datasets", action="append", default=[], metavar="D1,D2",
+                          help="only these datasets of the suite (comma-separated, repeatable)")
+    evaluate.add_argument("--data-root", default=None, metavar="DIR",
+                          help="folder holding one rsdata output per dataset, DIR/<name> (default: the suite's "
+                               "data_root)")
+    evaluate.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH_OR_REPO[@REV]",
+                          help="take dataset NAME from a folder or a Hub dataset revision (repeatable)")
+    evaluate.add_argument("--output", default=None, metavar="OUT",
+                          help="results folder (default: MODEL/eval for a model folder, eval-results/USER--NAME "
+                               "for a Hub id)")
+    evaluate.add_argument("--cache-dir", default=None, metavar="DIR",
+                          help="embedding cache (default: $RSCLIP_CACHE/embeddings or ~/.cache/rsclip/embeddings)")
+    evaluate.add_argument("--revision", default=None, help="revision of a Hub MODEL (branch, tag or commit)")
+    evaluate.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    evaluate.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
+                          help="change a suite value, VALUE read as YAML (repeatable): linear_probe.epochs=100, "
+                               "inference.batch_size=64, seed=1")
+    evaluate.add_argument("--skip-unavailable", action="store_true",
+                          help="skip (and count) datasets whose folder or Hub repo is not available instead of "
+                               "stopping")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars or per-task lines")
+    evaluate.add_argument("--list", action="store_true", help="list the tasks and the suite's datasets, and exit")
+    evaluate.set_defaults(run=_run_eval)
+
+
+def _print_result(path, record: dict) -> None:
+    from tqdm.auto import tqdm
+
+    main_metric = record["main_metric"]
+    shown = f"{main_metric} {record['metrics'][main_metric]:.2f}" if main_metric in record["metrics"] else \
+        f"{len(record['metrics'])} metrics"
+    tqdm.write(f"{record['dataset']['name']}/{record['task']}: {shown} ({path})")
+
+
+def _split_names(values: Sequence[str]) -> list[str] | None:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rsmodel.errors import OptionError
+    from rsmodel.eval import EvalOptions, evaluate, list_tasks, load_suite
+    from rsmodel.eval.sources import parse_dataset_override
+
+    suite = load_suite(args.suite, args.override)
+    if args.list:
+        print("tasks:")
+        for task in list_tasks():
+            print(f"  {task.name:<13} {task.dataset_kind:<15} main {task.main_metric:<27} {task.description}")
+        print(f"datasets of suite {suite.name} (data root {args.data_root or suite.data_root}):")
+        for name, entry in suite.datasets.items():
+            print(f"  {name:<13} {entry.kind:<15} {','.join(entry.tasks):<38} {entry.source.describe()}")
+        return 0
+    if not args.model:
+        raise OptionError("MODEL is required (a CLIPModel folder or a Hub model id), unless --list is given")
+    sources = dict(parse_dataset_override(text) for text in args.dataset)
+    options = EvalOptions(tasks=_split_names(args.tasks), datasets=_split_names(args.datasets),
+                          data_root=Path(args.data_root) if args.data_root else None, dataset_sources=sources,
+                          output=Path(args.output) if args.output else None,
+                          cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
+                          revision=args.revision, skip_unavailable=args.skip_unavailable,
+                          progress=not args.no_progress, on_result=None if args.no_progress else _print_result)
+    summary = evaluate(args.model, suite, options)
+    if summary.table:
+        print(summary.table, end="")
+    print(summary.line())
+    return 0
+
+
+def _add_publish(commands) -> None:
+    publish = commands.add_parser(
+        "publish", help="upload a model folder (training RUN_DIR) with its benchmark card to a Hub model repo",
+        description="Upload RUN_DIR's weights (safetensors), config, processor and tokenizer files, "
+                    "rsmodel_train.json, its evaluation results (RUN_DIR/eval, from rsmodel eval) and a model card "
+                    "with model-index eval results beside the paper's numbers, to the model repo USER/NAME "
+                    "(created when missing). Files already on the Hub are not sent again; a push cut midway "
+                    "resumes when run again. Token: HF_TOKEN or `hf auth login`.")
+    publish.add_argument("model", metavar="RUN_DIR", help="a finished training run folder, or any CLIPModel folder")
+    publish.add_argument("--repo-id", required=True, metavar="USER/NAME", help="the model repo")
+    publish.add_argument("--private", action="store_true", help="create the repo private (an existing repo is kept)")
+    publish.add_argument("--revision", metavar="BRANCH", help="push to this branch (created from main when missing)")
+    publish.add_argument("--message", metavar="TEXT", help="commit message")
+    publish.add_argument("--model-name", metavar="NAME", help="the name in the card (default: the repo's name)")
+    publish.add_argument("--license", metavar="ID", help="licence id for the card metadata, e.g. apache-2.0")
+    publish.add_argument("--dry-run", metavar="DIR", help="write the exact upload tree to DIR and upload nothing")
+    publish.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    publish.set_defaults(run=_run_publish)
+
+
+def _run_publish(args: argparse.Namespace) -> int:
+    from rsmodel.publish import publish_model
+
+    outcome = publish_model(args.model, args.repo_id, private=args.private, revision=args.revision,
+                            commit_message=args.message, model_name=args.model_name, license=args.license,
+                            dry_run=args.dry_run, progress=args.progress)
+    plan = outcome.plan
+    card = f"card with {len(plan.results)} evaluation result(s)"
+    if plan.stale_results:
+        card += (f"; {len(plan.stale_results)} result(s) computed on other weights left out: "
+                 f"{', '.join(plan.stale_results)}")
+    if outcome.push is None:
+        print(f"dry run: wrote the upload tree of {len(plan.files)} file(s) to {plan.folder} ({card}); nothing "
+              "was uploaded")
+        return 0
+    from rsdata.publish import push_summary
+
+    print(push_summary(outcome.push))
+    print(card)
     return 0
 
 

@@ -31,3 +31,24 @@ class CheckpointError(RsmodelError):
 
 class OutputFolderError(RsmodelError):
     """The output folder cannot be used as asked (it exists and is not empty, or is not a folder)."""
+
+
+class SuiteError(RsmodelError):
+    """An evaluation suite file is malformed: names the file, the field and what is accepted."""
+
+
+class EvalDatasetError(RsmodelError):
+    """An evaluation dataset cannot be used: names the dataset and its source, and the split, column or row at
+    fault, with what the task expects (see contract 1 in the README)."""
+
+
+class PublishError(RsmodelError):
+    """A model folder cannot be published as asked: names the folder or repository and what is missing."""
+
+
+class TrainRecipeError(RsmodelError):
+    """A training recipe or an ``--override`` is malformed: names the file, the field and what is accepted."""
+
+
+class TrainingDataError(RsmodelError):
+    """A training dataset cannot be used: names the source (path, config, split) and the column or row at fault."""

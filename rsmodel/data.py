@@ -1,0 +1,433 @@
+"""Training data: the sources, the step-by-step sample stream, augmentation and the collator.
+
+Sources. Each :class:`~rsmodel.train_recipe.DataSource` is ``datasets.load_dataset(path, config, split=split,
+revision=revision)`` of a local folder or a Hub repo (rsdata's layout: an ``Image()`` column and a ``captions`` list
+of strings). The image column is read undecoded (``Image(decode=False)``): decoding is part of the augmentation.
+Map-style sources are checked before training: a row without image bytes (``no_image``) or without a non-empty
+caption (``no_caption``) is left out and counted by reason.
+
+The sample stream. Training is a sequence of samples numbered ``k = 0, 1, 2, ...``; the contrastive batch of step
+``s`` is samples ``[s*G, (s+1)*G)`` with ``G`` = per-device batch x processes (x gradient accumulation steps for an
+optimizer step). Sample ``k`` is defined without reference to processes or workers:
+
+- a data epoch is every usable row of source ``i`` ``floor(w_i)`` times, plus a seeded ``round(frac(w_i) * n_i)``
+  rows drawn without replacement (``w_i`` is the source's weight), shuffled with
+  ``numpy.random.default_rng([data_seed, 0, epoch])``; ``epoch = k // epoch_size``;
+- sample ``k`` is row ``order[k % epoch_size]`` of that epoch, with its caption choice and augmentation drawn from
+  ``numpy.random.default_rng([data_seed, 1, k])``: first the caption index, then the crop, the flip, the rotation.
+
+So one process with batch ``G`` and ``W`` processes with batch ``G / W`` see the same global batches, a run resumed
+at step ``s`` continues with sample ``s*G`` (the sampler is sequential over ``k``; skipping batches loads nothing),
+and the number of DataLoader workers changes nothing.
+
+Streaming sources (``data.streaming``) are read with ``datasets``' streaming mode, shuffled with a seeded buffer
+(``shuffle_buffer`` rows, reshuffled each pass) and mixed by ``interleave_datasets`` with probabilities
+``w_i * n_i / sum(w_j * n_j)`` when every source's row count is in its dataset info, ``w_i / sum(w_j)`` otherwise;
+unusable rows are skipped as they come (not counted), and sample ``k`` is the ``k``-th usable row of the mixed
+stream, with the same per-sample generator. DataLoader workers each read the stream and decode only their own
+batches, so the order does not depend on the number of workers either.
+
+Augmentation (:class:`CropFlipRotate`): torchvision's ``RandomResizedCrop`` algorithm (10 tries of a random area
+share in ``crop_scale`` and log-uniform aspect ratio in ``crop_ratio``, else a centre crop), resized to the model's
+image size with bicubic interpolation; a horizontal flip with probability ``horizontal_flip``; a rotation by
+0/90/180/270 degrees. Large JPEGs are decoded at a reduced DCT scale (``Image.draft``) chosen so that the crop keeps
+at least the output size in both directions. Output: ``uint8`` arrays in channel-first layout.
+
+Collator (:class:`ContrastiveCollator`): stacks the ``uint8`` images and tokenises the captions (at most
+``max_text_length`` tokens, padded to the longest caption of the batch). Normalisation with the processor's mean
+and std happens after the batch reaches the device (:class:`PixelNormalizer`): moving ``uint8`` pixels moves a
+quarter of the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from rsmodel.errors import TrainingDataError
+from rsmodel.train_recipe import AugmentationSpec, DataSource, DataSpec
+
+NO_IMAGE = "no_image"
+NO_CAPTION = "no_caption"
+_EPOCH_STREAM, _SAMPLE_STREAM = 0, 1
+
+
+# ------------------------------------------------------------------------------------------------ augmentation
+
+def random_resized_crop_box(width: int, height: int, rng: np.random.Generator, scale: tuple[float, float],
+                            ratio: tuple[float, float]) -> tuple[int, int, int, int]:
+    """``(left, top, crop_width, crop_height)`` by torchvision's ``RandomResizedCrop.get_params`` algorithm."""
+    area = width * height
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+        crop_w = int(round(math.sqrt(target_area * aspect)))
+        crop_h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < crop_w <= width and 0 < crop_h <= height:
+            top = int(rng.integers(0, height - crop_h + 1))
+            left = int(rng.integers(0, width - crop_w + 1))
+            return left, top, crop_w, crop_h
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        crop_w, crop_h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        crop_h, crop_w = height, int(round(height * ratio[1]))
+    else:
+        crop_w, crop_h = width, height
+    return (width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h
+
+
+@dataclass(frozen=True)
+class CropFlipRotate:
+    """The paper's augmentation at ``image_size``: ``__call__(image_bytes, rng)`` -> ``uint8`` array (3, S, S)."""
+
+    image_size: int
+    spec: AugmentationSpec = field(default_factory=AugmentationSpec)
+
+    def __call__(self, data: bytes, rng: np.random.Generator) -> np.ndarray:
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        left, top, crop_w, crop_h = random_resized_crop_box(width, height, rng, self.spec.crop_scale,
+                                                            self.spec.crop_ratio)
+        if image.format == "JPEG":
+            shrink = min(crop_w, crop_h) / self.image_size
+            if shrink >= 2:
+                # DCT scaling (1/2, 1/4, 1/8) while the crop keeps >= image_size pixels in both directions.
+                image.draft("RGB", (math.ceil(width / shrink), math.ceil(height / shrink)))
+                sx, sy = image.size[0] / width, image.size[1] / height
+                left, top, crop_w, crop_h = left * sx, top * sy, crop_w * sx, crop_h * sy
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        size = self.image_size
+        image = image.resize((size, size), Image.BICUBIC, box=(left, top, left + crop_w, top + crop_h))
+        if rng.random() < self.spec.horizontal_flip:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        if self.spec.rotate90:
+            quarter_turns = int(rng.integers(4))
+            if quarter_turns:
+                image = image.transpose((Image.ROTATE_90, Image.ROTATE_180, Image.ROTATE_270)[quarter_turns - 1])
+        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+
+
+class PixelNormalizer:
+    """``(uint8 pixels - 255*mean) / (255*std)`` on the pixels' device, in float32 (autocast casts later)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self._cache: dict = {}
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        if pixels.dtype != torch.uint8:
+            raise TypeError(f"PixelNormalizer expects uint8 pixels, got {pixels.dtype}")
+        key = pixels.device
+        if key not in self._cache:
+            shift = torch.tensor([255 * m for m in self.mean], device=pixels.device).view(1, 3, 1, 1)
+            factor = torch.tensor([1 / (255 * s) for s in self.std], device=pixels.device).view(1, 3, 1, 1)
+            self._cache[key] = (shift, factor)
+        shift, factor = self._cache[key]
+        return (pixels.float() - shift) * factor
+
+
+class ContrastiveCollator:
+    """Examples ``{"pixels": uint8 (3, S, S), "caption": str}`` -> ``{"pixel_values": uint8 (B, 3, S, S),
+    "input_ids", "attention_mask"}`` (captions tokenised, padded to the longest, at most ``max_text_length``)."""
+
+    def __init__(self, tokenizer, max_text_length: int = 77):
+        self.tokenizer = tokenizer
+        self.max_text_length = max_text_length
+
+    def __call__(self, examples: Sequence[dict]) -> dict:
+        pixels = torch.from_numpy(np.stack([example["pixels"] for example in examples]))
+        tokens = self.tokenizer([example["caption"] for example in examples], padding="longest", truncation=True,
+                                max_length=self.max_text_length, return_tensors="pt")
+        return {"pixel_values": pixels, "input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+
+
+# ------------------------------------------------------------------------------------------------------ sources
+
+@dataclass
+class SourceTable:
+    """One opened source: its table (map-style) or stream, the usable rows and the skipped counts."""
+
+    source: DataSource
+    table: Any
+    usable_rows: np.ndarray | None = None  # None for streams
+    skipped: dict[str, int] = field(default_factory=dict)
+    fingerprint: str | None = None  # local folders: sha256 of the data files' names and sizes
+    commit: str | None = None  # Hub sources: the commit the revision resolved to
+    num_rows: int | None = None
+
+    def record(self) -> dict:
+        return {"path": self.source.path, "config": self.source.config, "split": self.source.split,
+                "revision": self.source.revision, "weight": self.source.weight, "commit": self.commit,
+                "fingerprint": self.fingerprint, "rows": self.num_rows,
+                "usable_rows": None if self.usable_rows is None else int(len(self.usable_rows)),
+                "skipped": dict(self.skipped)}
+
+
+def open_sources(spec: DataSpec) -> list[SourceTable]:
+    """Open every source of ``spec``; raise :class:`TrainingDataError` naming the source on any problem."""
+    return [open_source(source, spec) for source in spec.sources]
+
+
+def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
+    import datasets
+
+    kwargs = {"split": source.split, "streaming": spec.streaming}
+    if source.revision:
+        kwargs["revision"] = source.revision
+    if spec.cache_dir:
+        kwargs["cache_dir"] = spec.cache_dir
+    local = Path(source.path).exists()
+    try:
+        table = datasets.load_dataset(source.path, source.config, **kwargs)
+    except Exception as error:  # noqa: BLE001 - datasets raises many unrelated types for "cannot load"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        hint = "" if local or "/" in source.path else " (neither a local folder nor a Hub repo id USER/NAME)"
+        raise TrainingDataError(f"data source {source.describe()}: cannot be loaded{hint}: {first}") from None
+    features = table.features
+    if features is None and spec.streaming:
+        table = table._resolve_features()
+        features = table.features
+    _check_columns(source, spec, features)
+    keep = [spec.image_column, spec.caption_column] + (["source_id"] if "source_id" in features else [])
+    table = table.select_columns(keep).cast_column(spec.image_column, datasets.Image(decode=False))
+    opened = SourceTable(source=source, table=table)
+    if local:
+        opened.fingerprint = _folder_fingerprint(Path(source.path))
+    else:
+        opened.commit = _hub_commit(source)
+    if spec.streaming:
+        info = getattr(table, "info", None)
+        split_info = info.splits.get(source.split) if info is not None and info.splits else None
+        opened.num_rows = split_info.num_examples if split_info is not None else None
+        return opened
+    opened.num_rows = len(table)
+    opened.usable_rows, opened.skipped = _usable_rows(table, spec)
+    if len(opened.usable_rows) == 0:
+        raise TrainingDataError(f"data source {source.describe()}: none of its {len(table)} rows has both image "
+                                f"bytes and a non-empty caption ({_format_skips(opened.skipped)})")
+    return opened
+
+
+def _check_columns(source: DataSource, spec: DataSpec, features) -> None:
+    from datasets import Image, LargeList, List, Sequence as HfSequence, Value
+
+    columns = sorted(features)
+    for option, column in (("image_column", spec.image_column), ("caption_column", spec.caption_column)):
+        if column not in features:
+            raise TrainingDataError(f"data source {source.describe()}: no column {column!r} (data.{option}); its "
+                                    f"columns: {', '.join(columns)}")
+    if not isinstance(features[spec.image_column], Image):
+        raise TrainingDataError(f"data source {source.describe()}: column {spec.image_column!r} is "
+                                f"{features[spec.image_column]}, not an Image() column")
+    caption = features[spec.caption_column]
+    inner = getattr(caption, "feature", None) if isinstance(caption, (List, LargeList, HfSequence)) else caption
+    if not (isinstance(inner, Value) and inner.dtype in ("string", "large_string")):
+        raise TrainingDataError(f"data source {source.describe()}: column {spec.caption_column!r} is {caption}; "
+                                "expected a string or a list of strings")
+
+
+def _usable_rows(table, spec: DataSpec) -> tuple[np.ndarray, dict[str, int]]:
+    import pyarrow.compute as pc
+
+    arrow = table.data.table if hasattr(table.data, "table") else table.data
+    images = arrow.column(spec.image_column)
+    has_bytes = pc.invert(pc.is_null(pc.struct_field(images, "bytes"))).to_numpy(zero_copy_only=False)
+    has_bytes &= pc.invert(pc.is_null(images)).to_numpy(zero_copy_only=False)
+    captions = arrow.column(spec.caption_column).to_pylist()
+    has_caption = np.array([_captions_of(value) != [] for value in captions], dtype=bool)
+    usable = np.flatnonzero(has_bytes & has_caption).astype(np.int64)
+    skipped = {}
+    if (~has_bytes).any():
+        skipped[NO_IMAGE] = int((~has_bytes).sum())
+    if (has_bytes & ~has_caption).any():
+        skipped[NO_CAPTION] = int((has_bytes & ~has_caption).sum())
+    return usable, skipped
+
+
+def _captions_of(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    return [caption for caption in value if isinstance(caption, str) and caption.strip()]
+
+
+def _format_skips(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(skipped.items())) or "none skipped"
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".rsdata" not in p.relative_to(folder).parts)
+    for path in files:
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{path.stat().st_size}\n".encode())
+    return "files-sha256:" + digest.hexdigest()
+
+
+def _hub_commit(source: DataSource) -> str | None:
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(source.path, revision=source.revision).sha
+    except Exception:  # noqa: BLE001 - the data loaded; a missing commit only weakens the record
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ sample streams
+
+class _Sampler:
+    """Per-sample decoding shared by the map-style and streaming datasets."""
+
+    def __init__(self, augment: CropFlipRotate, image_column: str, caption_column: str, data_seed: int):
+        self.augment = augment
+        self.image_column = image_column
+        self.caption_column = caption_column
+        self.data_seed = data_seed
+
+    def example(self, row: dict, k: int, where) -> dict:
+        rng = np.random.default_rng([self.data_seed, _SAMPLE_STREAM, k])
+        captions = _captions_of(row[self.caption_column])
+        caption = captions[int(rng.integers(len(captions)))]
+        try:
+            pixels = self.augment(row[self.image_column]["bytes"], rng)
+        except (OSError, ValueError, SyntaxError) as error:  # PIL's errors for truncated or unreadable images
+            name = f" ({row['source_id']})" if row.get("source_id") else ""
+            raise TrainingDataError(f"{where()}{name}: the image cannot be decoded: {error}") from None
+        return {"pixels": pixels, "caption": caption}
+
+
+class TrainingStream(torch.utils.data.Dataset):
+    """Map-style view of the sample stream: item ``k`` is sample ``k`` of the run (see the module docstring);
+    ``len`` is the number of samples the run consumes."""
+
+    def __init__(self, sources: Sequence[SourceTable], *, length: int, augment: CropFlipRotate, image_column: str,
+                 caption_column: str, data_seed: int):
+        if any(source.usable_rows is None for source in sources):
+            raise ValueError("TrainingStream needs map-style sources (streaming sources go to StreamingTrainingStream)")
+        self.sources = list(sources)
+        self.length = int(length)
+        self.sampler = _Sampler(augment, image_column, caption_column, data_seed)
+        self.data_seed = data_seed
+        self.offsets = np.cumsum([0] + [len(s.usable_rows) for s in self.sources])
+        self.epoch_size = sum(self._rows_per_epoch(s) for s in self.sources)
+        self._order_epoch, self._order = -1, None
+
+    @staticmethod
+    def _rows_per_epoch(source: SourceTable) -> int:
+        n, weight = len(source.usable_rows), source.source.weight
+        return int(weight) * n + int(round((weight - int(weight)) * n))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """The global row ids (index into the concatenated usable rows) of data epoch ``epoch``, in order."""
+        if epoch != self._order_epoch:
+            rng = np.random.default_rng([self.data_seed, _EPOCH_STREAM, epoch])
+            parts = []
+            for index, source in enumerate(self.sources):
+                n, weight = len(source.usable_rows), source.source.weight
+                ids = np.arange(n, dtype=np.int64) + self.offsets[index]
+                parts.extend([ids] * int(weight))
+                extra = int(round((weight - int(weight)) * n))
+                if extra:
+                    parts.append(np.sort(rng.choice(ids, size=extra, replace=False)))
+            self._order = rng.permutation(np.concatenate(parts))
+            self._order_epoch = epoch
+        return self._order
+
+    def locate(self, k: int) -> tuple[int, int]:
+        """``(source index, row of that source's table)`` of sample ``k``."""
+        epoch, position = divmod(int(k), self.epoch_size)
+        global_id = int(self.epoch_order(epoch)[position])
+        source_index = int(np.searchsorted(self.offsets, global_id, side="right") - 1)
+        return source_index, int(self.sources[source_index].usable_rows[global_id - self.offsets[source_index]])
+
+    def __getitem__(self, k: int) -> dict:
+        if not 0 <= k < self.length:
+            raise IndexError(k)
+        source_index, row_index = self.locate(k)
+        source = self.sources[source_index]
+        row = source.table[row_index]
+        return self.sampler.example(row, k, lambda: f"data source {source.source.describe()}: row {row_index}")
+
+
+class StreamingTrainingStream(torch.utils.data.IterableDataset):
+    """The sample stream over streaming sources (an infinite ``IterableDataset``; see the module docstring).
+
+    ``loader_batch_size`` is the batch size of the DataLoader that reads it: worker ``w`` of ``W`` decodes the
+    batches ``b`` with ``b % W == w``, which is the order the DataLoader takes batches from its workers in.
+    """
+
+    def __init__(self, sources: Sequence[SourceTable], *, augment: CropFlipRotate, image_column: str,
+                 caption_column: str, data_seed: int, shuffle_buffer: int, loader_batch_size: int):
+        self.sources = list(sources)
+        self.sampler = _Sampler(augment, image_column, caption_column, data_seed)
+        self.data_seed = data_seed
+        self.shuffle_buffer = shuffle_buffer
+        self.loader_batch_size = loader_batch_size
+        self.probabilities = mixture_probabilities(self.sources)
+
+    def _mixed(self):
+        from datasets import interleave_datasets
+
+        streams = [s.table.shuffle(seed=self.data_seed + i, buffer_size=self.shuffle_buffer)
+                   for i, s in enumerate(self.sources)]
+        if len(streams) == 1:
+            return streams[0]
+        return interleave_datasets(streams, probabilities=self.probabilities, seed=self.data_seed,
+                                   stopping_strategy="all_exhausted")
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        stream = self._mixed()
+        k, epoch = 0, 0
+        while True:
+            stream.set_epoch(epoch)
+            produced = False
+            for row in _rows(stream):
+                if not _captions_of(row[self.sampler.caption_column]) or not (row[self.sampler.image_column] or {}) \
+                        .get("bytes"):
+                    continue
+                produced = True
+                if (k // self.loader_batch_size) % workers == worker:
+                    yield self.sampler.example(row, k, lambda k=k: f"streaming data, sample {k}")
+                k += 1
+            if not produced:
+                raise TrainingDataError("the streaming data sources yielded no usable row (image bytes and a "
+                                        "non-empty caption)")
+            epoch += 1
+
+
+def _rows(stream, chunk: int = 256):
+    """The rows of a ``datasets.IterableDataset`` in order. ``iter(batch_size=...)``, unlike plain iteration, does
+    not hand each DataLoader worker a subset of the shards: every worker must see the whole stream."""
+    for batch in stream.iter(batch_size=chunk):
+        columns = list(batch)
+        for values in zip(*(batch[column] for column in columns), strict=True):
+            yield dict(zip(columns, values, strict=True))
+
+
+def mixture_probabilities(sources: Sequence[SourceTable]) -> list[float]:
+    """Sampling probabilities of streaming sources: ``w_i * n_i`` normalised when every ``n_i`` is known."""
+    if all(s.num_rows for s in sources):
+        mass = [s.source.weight * s.num_rows for s in sources]
+    else:
+        mass = [s.source.weight for s in sources]
+    total = sum(mass)
+    return [m / total for m in mass]

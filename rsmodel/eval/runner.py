@@ -1,0 +1,262 @@
+"""The evaluation runner: a model x a suite's datasets x their tasks -> result files and a summary table.
+
+Steps of :func:`evaluate`:
+
+1. Resolve the model (folder or Hub id) and its content digest; the model itself is loaded only when some
+   embedding is missing from the cache.
+2. For every selected dataset of the suite, in suite order: resolve its source (``--dataset`` override, else the
+   suite's ``source`` under the data root); an unavailable source stops the run, or with ``skip_unavailable`` is
+   counted with its reason.
+3. For every selected task of that dataset: run it on :class:`DatasetInputs` (embeddings through the cache) and
+   write ``OUT/<dataset>/<task>.json`` (see :mod:`rsmodel.eval.results`).
+4. Write ``OUT/summary.md`` and ``OUT/summary.json`` over all results in OUT, and return an
+   :class:`EvalSummary` (its ``line()`` is the closing summary line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from rsmodel.errors import EvalDatasetError, OptionError
+from rsmodel.eval.embeddings import CacheStats, ClipEncoder, EmbeddingCache, default_cache_dir, texts_digest
+from rsmodel.eval.registry import Task, list_tasks
+from rsmodel.eval.results import RESULT_FORMAT, result_path, write_json, write_summary
+from rsmodel.eval.sources import (
+    ContentDigests,
+    ModelHandle,
+    ResolvedDataset,
+    resolve_dataset,
+    resolve_model,
+)
+from rsmodel.eval.suite import DatasetSource, EvalSuite, InferenceSettings
+
+
+@dataclass
+class EvalOptions:
+    tasks: Sequence[str] | None = None  # None: every task of each dataset
+    datasets: Sequence[str] | None = None  # None: every dataset of the suite
+    data_root: Path | None = None  # None: the suite's data_root
+    dataset_sources: Mapping[str, DatasetSource] = field(default_factory=dict)
+    output: Path | None = None
+    cache_dir: Path | None = None
+    device: str = "auto"
+    revision: str | None = None  # of a Hub model
+    skip_unavailable: bool = False
+    progress: bool = True  # tqdm bars while embedding
+    on_result: Callable[[Path, dict], None] | None = None  # called after each result file is written
+
+
+@dataclass
+class EvalSummary:
+    output: Path
+    written: list[Path]
+    skipped: dict[str, str]
+    stats: CacheStats
+    forward_calls: int
+    table: str
+    seconds: float
+
+    def line(self) -> str:
+        datasets = len({path.parent.name for path in self.written})
+        text = (f"evaluated {len(self.written)} (task, dataset) results on {datasets} datasets in "
+                f"{self.seconds:.1f} s; embeddings: {self.stats.images_encoded} images and "
+                f"{self.stats.texts_encoded} texts encoded, {self.stats.hits} read from the cache")
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} datasets (" + "; ".join(
+                f"{name}: {reason}" for name, reason in self.skipped.items()) + ")"
+        return text + f"; results in {self.output}"
+
+
+class DatasetInputs:
+    """:class:`rsmodel.eval.registry.TaskInputs` for one resolved dataset: columns, and embeddings through the
+    cache (each split's image embeddings are computed or read once and shared by the dataset's tasks)."""
+
+    def __init__(self, resolved: ResolvedDataset, *, handle: ModelHandle, encoder: ClipEncoder,
+                 cache: EmbeddingCache, digests: ContentDigests, inference: InferenceSettings, seed: int,
+                 device: str, progress: bool):
+        self.resolved = resolved
+        self.dataset_name = resolved.entry.name
+        self.handle, self.encoder, self.cache, self.digests = handle, encoder, cache, digests
+        self.inference, self.seed, self.device, self.progress = inference, seed, device, progress
+        self._images: dict[str, np.ndarray] = {}
+        self._identity: dict[str, str] = {}
+
+    def _dataset(self, role: str):
+        """The split of ``role``; KeyError when the suite names none or the dataset lacks it (tasks use this to
+        look for optional splits; the runner checks the splits a task needs before running it)."""
+        if role not in self.resolved.entry.splits or not self.resolved.has_split(role):
+            raise KeyError(role)
+        return self.resolved.split(role)
+
+    def num_rows(self, role: str) -> int:
+        return self._dataset(role).num_rows
+
+    def column(self, role: str, name: str) -> list:
+        dataset = self._dataset(role)
+        if name not in dataset.column_names:
+            raise KeyError(name)
+        return dataset.select_columns([name]).to_dict()[name]
+
+    def label_names(self) -> list[str]:
+        names = None
+        for role in self.resolved.entry.splits:
+            if not self.resolved.has_split(role):
+                continue
+            current = self._dataset(role).features["label"].names
+            if names is not None and current != names:
+                raise EvalDatasetError(f"{self.dataset_name}: the splits' label ClassLabels differ ({names} vs "
+                                       f"{current}); every split must share one class list")
+            names = current
+        return list(names or [])
+
+    def split_identity(self, role: str) -> str:
+        if role not in self._identity:
+            self._identity[role] = self.resolved.split_identity(self.resolved.entry.splits[role], self.digests)
+        return self._identity[role]
+
+    def _chunk_rows(self) -> int:
+        batch = self.inference.batch_size
+        return max(1, self.inference.chunk_rows // batch) * batch  # parts hold whole batches
+
+    def image_embeddings(self, role: str) -> np.ndarray:
+        if role not in self._images:
+            dataset = self._dataset(role)
+            split = self.resolved.entry.splits[role]
+            if dataset.num_rows == 0:
+                raise EvalDatasetError(f"{self.dataset_name} ({self.resolved.location}): split {split} is empty")
+            fields = {"kind": "images", "model": self.handle.digest, "split": self.split_identity(role),
+                      "preprocessing": self.encoder.image_preprocessing(), "precision": self.inference.precision}
+            self._images[role] = self.cache.get(
+                "images", fields, dataset.num_rows,
+                lambda start, stop, advance: self.encoder.encode_images(dataset, start, stop, advance),
+                chunk_rows=self._chunk_rows(), desc=f"{self.dataset_name}/{split} images", progress=self.progress)
+        return self._images[role]
+
+    def text_embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        distinct = list(dict.fromkeys(texts))
+        position = {text: i for i, text in enumerate(distinct)}
+        fields = {"kind": "texts", "model": self.handle.digest, "texts": texts_digest(distinct),
+                  "count": len(distinct), "preprocessing": self.encoder.text_preprocessing(),
+                  "precision": self.inference.precision}
+        array = self.cache.get(
+            "texts", fields, len(distinct),
+            lambda start, stop, advance: self.encoder.encode_texts(distinct, start, stop, advance),
+            chunk_rows=self._chunk_rows(), desc=f"{self.dataset_name} texts", progress=self.progress)
+        return array[[position[text] for text in texts]]
+
+
+def default_output(model: str) -> Path:
+    return Path(model) / "eval" if Path(model).exists() else Path("eval-results") / model.replace("/", "--")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise OptionError(f"--device {device}: CUDA is not available on this machine (rsmodel env shows why)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise OptionError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _check_selection(suite: EvalSuite, options: EvalOptions) -> tuple[list[str], set[str]]:
+    known_tasks = [task.name for task in list_tasks()]
+    tasks = set(options.tasks or known_tasks)
+    unknown = sorted(tasks - set(known_tasks))
+    if unknown:
+        raise OptionError(f"--tasks: unknown task(s) {', '.join(unknown)}; tasks: {', '.join(known_tasks)}")
+    names = list(options.datasets or suite.datasets)
+    for label, given in (("--datasets", names), ("--dataset", list(options.dataset_sources))):
+        missing = [name for name in given if name not in suite.datasets]
+        if missing:
+            raise OptionError(f"{label}: {', '.join(missing)} not in suite {suite.name}; its datasets: "
+                              f"{', '.join(suite.datasets)}")
+    chosen = [name for name in suite.datasets if name in names]
+    if not any(task in tasks for name in chosen for task in suite.datasets[name].tasks):
+        offered = "; ".join(f"{name}: {', '.join(suite.datasets[name].tasks)}" for name in chosen)
+        raise OptionError(f"--tasks {', '.join(sorted(tasks))}: none of them applies to the selected datasets "
+                          f"({offered})")
+    return chosen, tasks
+
+
+def evaluate(model: str, suite: EvalSuite, options: EvalOptions | None = None) -> EvalSummary:
+    """Evaluate ``model`` on ``suite`` (see the module docstring); returns what was written and counted."""
+    from rsmodel import __version__
+
+    options = options or EvalOptions()
+    began = time.perf_counter()
+    dataset_names, selected_tasks = _check_selection(suite, options)
+    cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
+    cache = EmbeddingCache(cache_dir)
+    digests = ContentDigests(cache_dir / "digests.json")
+    handle = resolve_model(model, options.revision, digests)
+    output = Path(options.output) if options.output else default_output(model)
+    device = resolve_device(options.device)
+    inference = suite.inference
+    encoder = ClipEncoder(handle.path, device=device, batch_size=inference.batch_size,
+                          num_workers=inference.num_workers, precision=inference.precision)
+    data_root = Path(options.data_root) if options.data_root else Path(suite.data_root)
+    tasks = {task.name: task for task in list_tasks()}
+    suite_section = {"name": suite.name, "title": suite.title, "citation": suite.citation,
+                     "datasets": list(suite.datasets),
+                     "reference_models": list(suite.reference_models),
+                     "averages": [dataclasses.asdict(a) for a in suite.averages]}
+    written, skipped = [], {}
+    try:
+        for name in dataset_names:
+            entry = suite.datasets[name]
+            chosen = [tasks[t] for t in entry.tasks if t in selected_tasks]
+            if not chosen:
+                continue
+            try:
+                resolved = resolve_dataset(entry, data_root, options.dataset_sources.get(name))
+            except EvalDatasetError as error:
+                if not options.skip_unavailable:
+                    raise
+                skipped[name] = str(error).partition(": ")[2] or str(error)
+                continue
+            inputs = DatasetInputs(resolved, handle=handle, encoder=encoder, cache=cache, digests=digests,
+                                   inference=inference, seed=suite.seed, device=device, progress=options.progress)
+            for task in chosen:
+                record = _run_task(task, suite, inputs, resolved, handle, suite_section, __version__)
+                path = result_path(output, name, task.name)
+                write_json(path, record)
+                written.append(path)
+                if options.on_result is not None:
+                    options.on_result(path, record)
+    finally:
+        digests.save()
+    table = write_summary(output, list(suite.datasets)) if written or output.is_dir() else ""
+    return EvalSummary(output, written, skipped, cache.stats, encoder.forward_calls, table,
+                       time.perf_counter() - began)
+
+
+def _run_task(task: Task, suite: EvalSuite, inputs: DatasetInputs, resolved: ResolvedDataset,
+              handle: ModelHandle, suite_section: dict, version: str) -> dict:
+    settings = suite.settings_for(task.name)
+    for role in task.splits:
+        resolved.split(role)  # a missing split or column stops here, named
+    try:
+        result = task.run(inputs, settings)
+    except (ValueError, KeyError) as error:
+        raise EvalDatasetError(f"{resolved.entry.name} ({resolved.location}) / {task.name}: {error}") from None
+    dataset = resolved.describe()
+    dataset["rows"] = {role: inputs.num_rows(role) for role in task.splits}
+    dataset["fingerprints"] = {role: inputs.split_identity(role) for role in task.splits}
+    reference = {metric: dict(values) for metric, values in resolved.entry.reference.items()
+                 if metric.startswith(task.name + "/")}
+    return {"format": RESULT_FORMAT, "task": task.name, "task_title": task.title,
+            "main_metric": result.main_metric or task.main_metric,
+            "metrics": result.metrics, "details": result.details, "model": handle.describe(), "dataset": dataset,
+            "settings": dataclasses.asdict(settings),
+            # num_workers and chunk_rows change how, not what, is computed: left out so results stay byte-identical
+            "inference": {"precision": suite.inference.precision, "batch_size": suite.inference.batch_size},
+            "seed": suite.seed, "reference": reference, "suite": suite_section, "rsclip_version": version}

@@ -1,0 +1,241 @@
+"""Where the evaluated model and the evaluation datasets come from, and their identities for the embedding cache.
+
+- A model is a ``CLIPModel`` folder (``config.json``, safetensors weights, processor and tokenizer files) or a Hub
+  model id, optionally at a revision; a Hub model is fetched with ``snapshot_download`` (model files only) and
+  then read like a folder. Its identity is the sha256 over its model files (:data:`MODEL_FILES`), so a retrained
+  or re-converted model never meets the embeddings of another, whatever its path.
+- A dataset is a local rsdata output folder (``datasets.load_dataset(folder)`` reads it) or a Hub dataset id at a
+  revision. A split's identity is ``hub:<repo>@<commit sha>:<split>`` (the revision is resolved to its commit) or
+  ``local:<sha256 over the split's shard files>`` (``data/<split>-*``; all data files when the folder has no such
+  shards).
+- Content digests are remembered in ``<cache>/digests.json`` by (resolved path, size, modification time), so an
+  unchanged file is read once, not on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from rsmodel.errors import CheckpointError, EvalDatasetError, OptionError
+from rsmodel.eval.registry import DATASET_KINDS
+from rsmodel.eval.suite import DatasetSource, SuiteDataset
+
+# Files that make a CLIPModel folder what it is: weights, config, preprocessing and tokenizer.
+MODEL_FILES = ("config.json", "*.safetensors", "model.safetensors.index.json", "preprocessor_config.json",
+               "processor_config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+               "special_tokens_map.json", "added_tokens.json")
+_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ContentDigests:
+    """sha256 of file contents, remembered in a JSON memo by (resolved path, size, mtime_ns)."""
+
+    def __init__(self, memo: Path | None = None):
+        self.memo = memo
+        self._known: dict[str, dict] = {}
+        if memo is not None and memo.is_file():
+            try:
+                self._known = json.loads(memo.read_text())
+            except (OSError, ValueError):
+                self._known = {}  # a damaged memo only costs re-reading the files
+        self._dirty = False
+
+    def file(self, path: Path) -> str:
+        resolved = Path(path).resolve()
+        stat = resolved.stat()
+        known = self._known.get(str(resolved))
+        if known and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns:
+            return known["sha256"]
+        digest = hashlib.sha256()
+        with open(resolved, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+        self._known[str(resolved)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                      "sha256": digest.hexdigest()}
+        self._dirty = True
+        return digest.hexdigest()
+
+    def files(self, paths: Iterable[Path], root: Path) -> str:
+        """One digest over ``(path relative to root, content digest)`` of every file, in sorted order."""
+        digest = hashlib.sha256()
+        for path in sorted(paths):
+            digest.update(f"{path.relative_to(root).as_posix()}\0{self.file(path)}\n".encode())
+        return digest.hexdigest()
+
+    def save(self) -> None:
+        if self.memo is None or not self._dirty:
+            return
+        self.memo.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.memo.with_name(f".{self.memo.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(self._known, indent=0, sort_keys=True))
+        os.replace(temporary, self.memo)
+        self._dirty = False
+
+
+# ---------------------------------------------------------------------------------------------------- models
+
+@dataclass(frozen=True)
+class ModelHandle:
+    source: str  # as the user gave it: a folder or a Hub id
+    path: Path  # the local folder holding the files
+    revision: str | None  # the requested Hub revision
+    commit: str | None  # the Hub commit it resolved to
+    digest: str  # sha256 over MODEL_FILES
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "revision": self.revision, "commit": self.commit, "digest": self.digest}
+
+
+def model_files(folder: Path) -> list[Path]:
+    return sorted({p for pattern in MODEL_FILES for p in folder.glob(pattern) if p.is_file()})
+
+
+def resolve_model(model: str, revision: str | None, digests: ContentDigests) -> ModelHandle:
+    """The model ``model`` (a folder, or a Hub id fetched at ``revision``) with its content digest."""
+    folder, commit = Path(model), None
+    if folder.exists():
+        if revision is not None:
+            raise OptionError(f"--revision {revision!r} applies to a Hub model id, and {model} is a local folder")
+    elif _REPO.match(model):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            folder = Path(snapshot_download(model, revision=revision, allow_patterns=list(MODEL_FILES)))
+        except (RepositoryNotFoundError, RevisionNotFoundError, HfHubHTTPError, OSError) as error:
+            raise CheckpointError(model, f"cannot fetch the model from the Hub at revision {revision or 'main'}: "
+                                  f"{str(error).splitlines()[0]}") from None
+        commit = folder.name  # the Hub cache keeps a snapshot per commit, named by its sha
+    else:
+        raise CheckpointError(model, "no such model folder, and not a Hub model id (USER/NAME)")
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(folder, "not a CLIPModel folder (no config.json)")
+    files = model_files(folder)
+    if not any(p.suffix == ".safetensors" for p in files):
+        raise CheckpointError(folder, "holds no safetensors weights (model.safetensors); rsmodel reads weights "
+                              "only from safetensors")
+    return ModelHandle(model, folder, revision, commit, digests.files(files, folder))
+
+
+# -------------------------------------------------------------------------------------------------- datasets
+
+@dataclass
+class ResolvedDataset:
+    """One suite dataset at its resolved location; splits are loaded once, on first use."""
+
+    entry: SuiteDataset
+    source: DatasetSource  # after overrides
+    location: str  # absolute folder, or the Hub repo id
+    commit: str | None = None
+    _splits: Any = field(default=None, repr=False)
+
+    @property
+    def is_hub(self) -> bool:
+        return self.source.repo is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.entry.name, "title": self.entry.title, "kind": self.entry.kind,
+                "source": self.location, "revision": self.source.revision, "commit": self.commit,
+                "splits": dict(self.entry.splits)}
+
+    def split_identity(self, split: str, digests: ContentDigests) -> str:
+        if self.is_hub:
+            return f"hub:{self.location}@{self.commit}:{split}"
+        folder = Path(self.location)
+        shards = [p for p in (folder / "data").glob(f"{split}-*") if p.is_file()] if (folder / "data").is_dir() \
+            else []
+        if not shards:
+            shards = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                            p.relative_to(folder).parts)]
+        return f"local:{digests.files(shards, folder)}:{split}"
+
+    def has_split(self, role: str) -> bool:
+        return role in self.entry.splits and self.entry.splits[role] in self._load()
+
+    def split(self, role: str):
+        """The ``datasets.Dataset`` of the split that plays ``role`` (checked for the kind's columns)."""
+        name = self.entry.splits[role]
+        splits = self._load()
+        if name not in splits:
+            raise EvalDatasetError(f"{self.entry.name} ({self.location}): no split {name!r} (role {role}); splits: "
+                                   f"{', '.join(splits) or 'none'}. Set datasets.{self.entry.name}.splits in the "
+                                   "suite")
+        dataset = splits[name]
+        check_columns(self.entry, self.location, name, dataset)
+        return dataset
+
+    def _load(self):
+        if self._splits is None:
+            import datasets
+
+            try:
+                if self.is_hub:
+                    self._splits = datasets.load_dataset(self.location, revision=self.commit)
+                else:
+                    self._splits = datasets.load_dataset(self.location)
+            except (FileNotFoundError, ValueError, OSError) as error:
+                raise EvalDatasetError(f"{self.entry.name} ({self.location}): cannot load as a dataset: "
+                                       f"{str(error).splitlines()[0]}") from None
+        return self._splits
+
+
+def check_columns(entry: SuiteDataset, location: str, split: str, dataset) -> None:
+    from datasets import ClassLabel, Image
+
+    needed = DATASET_KINDS[entry.kind]
+    missing = [c for c in needed if c not in dataset.column_names]
+    where = f"{entry.name} ({location}) split {split}"
+    if missing:
+        raise EvalDatasetError(f"{where}: a {entry.kind} set needs columns {', '.join(needed)}; missing "
+                               f"{', '.join(missing)} (columns: {', '.join(dataset.column_names)})")
+    if not isinstance(dataset.features["image"], Image):
+        raise EvalDatasetError(f"{where}: column 'image' must be an Image() feature, got {dataset.features['image']}")
+    if entry.kind == "classification" and not isinstance(dataset.features["label"], ClassLabel):
+        raise EvalDatasetError(f"{where}: column 'label' must be a ClassLabel (its names are the classes), got "
+                               f"{dataset.features['label']}")
+
+
+def parse_dataset_override(text: str) -> tuple[str, DatasetSource]:
+    """``NAME=PATH_OR_REPO[@REV]`` -> (name, source): an existing path is local, else ``USER/NAME[@REV]``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise OptionError(f"--dataset {text!r}: expected NAME=PATH_OR_REPO[@REV]")
+    if Path(value).exists():
+        return name, DatasetSource(path=str(Path(value)))
+    repo, _, revision = value.partition("@")
+    if not _REPO.match(repo):
+        raise OptionError(f"--dataset {text!r}: {value} is no existing folder and not a Hub dataset id "
+                          "(USER/NAME[@REV])")
+    return name, DatasetSource(repo=repo, revision=revision or None)
+
+
+def resolve_dataset(entry: SuiteDataset, data_root: Path, override: DatasetSource | None = None) \
+        -> ResolvedDataset:
+    """The dataset's location (``override`` first, else the suite's source; local paths under ``data_root``).
+
+    Raises :class:`EvalDatasetError` when a local folder is missing or a Hub repo/revision cannot be resolved.
+    """
+    source = override or entry.source
+    if source.repo is not None:
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            commit = HfApi().dataset_info(source.repo, revision=source.revision).sha
+        except (RepositoryNotFoundError, RevisionNotFoundError, HfHubHTTPError, OSError) as error:
+            raise EvalDatasetError(f"{entry.name}: Hub dataset {source.describe()} cannot be resolved: "
+                                   f"{str(error).splitlines()[0]}") from None
+        return ResolvedDataset(entry, source, source.repo, commit)
+    folder = Path(source.path)
+    folder = folder if folder.is_absolute() else data_root / folder
+    if not folder.is_dir():
+        raise EvalDatasetError(f"{entry.name}: no dataset folder {folder}; build it with rsdata convert (e.g. "
+                               f"`rsdata convert recipes/datasets/{entry.name}.yaml SOURCE {folder}`), or point "
+                               f"--data-root or --dataset {entry.name}=PATH_OR_REPO[@REV] at it")
+    return ResolvedDataset(entry, source, str(folder.resolve()))
