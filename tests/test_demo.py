@@ -38,3 +38,34 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     assert main(["demo", str(tmp_path), "--no-progress"]) == 1
     assert "was not written by `rsdata demo`" in capsys.readouterr().err
     assert (tmp_path / "source" / "thesis.tex").read_text() == "precious"
+
+
+def test_demo_script_steps_train_and_evaluate_on_the_demo_dataset(rsdata_demo_dataset, tmp_path, capsys):
+    """The three steps of scripts/demo.sh, with the recipes it names (shortened training)."""
+    import re
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("torch")
+    from rsmodel.cli import main as rsmodel_main
+    from rsmodel.convert import load_tokenizer
+
+    try:
+        load_tokenizer(None)
+    except Exception as error:  # noqa: BLE001 - the tiny recipe's tokenizer comes from open_clip's vocabulary
+        pytest.skip(f"the tiny recipe's CLIP tokenizer is unavailable: {error}")
+    root = Path(__file__).resolve().parents[1]
+    script = (root / "scripts" / "demo.sh").read_text()
+    assert "recipes/train/tiny-cpu.yaml" in script and "recipes/eval/demo.yaml" in script
+    run = tmp_path / "run"
+    assert rsmodel_main(["train", str(root / "recipes/train/tiny-cpu.yaml"), "-o", f"data.path={rsdata_demo_dataset}",
+                         "-o", f"training.output_dir={run}", "-o", "training.max_steps=20",
+                         "-o", f"data.cache_dir={tmp_path / 'cache'}"]) == 0
+    assert rsmodel_main(["eval", str(run), "--suite", str(root / "recipes/eval/demo.yaml"), "--dataset",
+                         f"demo={rsdata_demo_dataset}", "--cache-dir", str(tmp_path / "embeddings"),
+                         "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"\| rsdata demo \(synthetic DOTA-format shapes\) \| \d+\.\d\d \|", printed)
+    result = json.loads((run / "eval" / "demo" / "retrieval.json").read_text())
+    assert 0 <= result["metrics"]["retrieval/mean_recall"] <= 100
