@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe
+from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Conversion options a corpus source may set (the rest are the corpus's: seed, names, licence, source name).
@@ -100,15 +100,8 @@ def is_corpus_recipe(path: str | Path) -> bool:
 
 def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
     """Read and check a corpus recipe and the dataset recipes it names (looked up beside it)."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise RecipeError(f"{path}: cannot read the recipe ({error})") from None
-    except yaml.YAMLError as error:
-        raise RecipeError(f"{path}: not valid YAML ({error})") from None
+    data = read_recipe_yaml(path)
     check = _Checker(path)
     data = check.mapping(data, "the recipe",
                          required=("kind", "name", "title", "configs"),

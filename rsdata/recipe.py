@@ -71,17 +71,22 @@ class DatasetRecipe:
         return CategoryVocabulary(self.names)
 
 
-def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
-    """Read and check one dataset recipe; raise :class:`RecipeError` naming the file and field on any problem."""
+def read_recipe_yaml(path: Path):
+    """The parsed YAML of a recipe file; an unreadable file or invalid YAML is a :class:`RecipeError`."""
     import yaml
 
-    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise RecipeError(f"{path}: cannot read the recipe ({error})") from None
     except yaml.YAMLError as error:
         raise RecipeError(f"{path}: not valid YAML ({error})") from None
+
+
+def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
+    """Read and check one dataset recipe; raise :class:`RecipeError` naming the file and field on any problem."""
+    path = Path(path)
+    data = read_recipe_yaml(path)
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(data).__name__}")
     if data.get("kind") == "corpus":
