@@ -91,7 +91,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
     overrides = list(args.override) + ([f"training.output_dir={args.output_dir}"] if args.output_dir else [])
     recipe = load_train_recipe(args.recipe, overrides)
-    result = train(recipe, progress=not args.no_progress)
+    try:
+        result = train(recipe, progress=not args.no_progress)
+    finally:
+        _leave_process_group()
     if int(os.environ.get("RANK", "0")) == 0:
         loss = f"{result.final_loss:.4f}" if result.final_loss is not None else "n/a"
         skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(result.skipped.items()))
@@ -101,6 +104,16 @@ def _run_train(args: argparse.Namespace) -> int:
               f"{result.runtime_s:.1f} s{'; skipped rows: ' + skipped if skipped else ''}; model and processor in "
               f"{result.run_dir} (CLIPModel.from_pretrained)")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Tear the torchrun process group down before the interpreter exits: a gloo group left to the exit handlers
+    can abort one process ("terminate called without an active exception") while another still talks to it."""
+    import torch
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def _run_convert_openclip(args: argparse.Namespace) -> int:

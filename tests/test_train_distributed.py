@@ -76,6 +76,9 @@ WORKER = textwrap.dedent("""\
         if rank == 0:
             grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
             torch.save({"loss": mean_loss, "grads": grads, "world": world}, os.path.join(out, f"result-{world}.pt"))
+        if world > 1:  # leave together: a gloo group torn down at interpreter exit can abort the other process
+            dist.barrier()
+            dist.destroy_process_group()
 
 
     if __name__ == "__main__":
