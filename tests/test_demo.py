@@ -40,7 +40,8 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     assert (tmp_path / "source" / "thesis.tex").read_text() == "precious"
 
 
-def test_demo_script_steps_train_and_evaluate_on_the_demo_dataset(rsdata_demo_dataset, tmp_path, capsys):
+def test_demo_script_steps_train_and_evaluate_on_the_demo_dataset(rsdata_demo_dataset, tmp_path, capsys,
+                                                                  monkeypatch):
     """The three steps of scripts/demo.sh, with the recipes it names (shortened training)."""
     import re
     from pathlib import Path
@@ -62,8 +63,10 @@ def test_demo_script_steps_train_and_evaluate_on_the_demo_dataset(rsdata_demo_da
     assert rsmodel_main(["train", str(root / "recipes/train/tiny-cpu.yaml"), "-o", f"data.path={rsdata_demo_dataset}",
                          "-o", f"training.output_dir={run}", "-o", "training.max_steps=20",
                          "-o", f"data.cache_dir={tmp_path / 'cache'}"]) == 0
+    # As the script does: the dataset named relative to the current folder (not to the suite's data_root).
+    monkeypatch.chdir(rsdata_demo_dataset.parent)
     assert rsmodel_main(["eval", str(run), "--suite", str(root / "recipes/eval/demo.yaml"), "--dataset",
-                         f"demo={rsdata_demo_dataset}", "--cache-dir", str(tmp_path / "embeddings"),
+                         f"demo={rsdata_demo_dataset.name}", "--cache-dir", str(tmp_path / "embeddings"),
                          "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"\| rsdata demo \(synthetic DOTA-format shapes\) \| \d+\.\d\d \|", printed)

@@ -206,8 +206,8 @@ def parse_dataset_override(text: str) -> tuple[str, DatasetSource]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value:
         raise OptionError(f"--dataset {text!r}: expected NAME=PATH_OR_REPO[@REV]")
-    if Path(value).exists():
-        return name, DatasetSource(path=str(Path(value)))
+    if Path(value).exists():  # a folder named on the command line is relative to the current one, not data_root
+        return name, DatasetSource(path=str(Path(value).resolve()))
     repo, _, revision = value.partition("@")
     if not _REPO.match(repo):
         raise OptionError(f"--dataset {text!r}: {value} is no existing folder and not a Hub dataset id "
