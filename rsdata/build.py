@@ -48,7 +48,8 @@ from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows
 from rsdata.images import DEFAULT_MAX_PIXELS, check_image_options, decode_image, encode_window, prepare_image
 from rsdata.records import HUMAN_RULE, Description, ImageRecord, NothingToDescribe
-from rsdata.report import BuildReport, ShardStats, SkippedRecord, write_json_atomic, write_text_atomic
+from rsdata.atomic import write_json_atomic, write_text_atomic
+from rsdata.report import BuildReport, ShardStats, SkippedRecord
 
 ON_ERROR_CHOICES = ("raise", "skip")
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024

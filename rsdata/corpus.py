@@ -34,7 +34,7 @@ from pathlib import Path
 from rsdata import __version__
 from rsdata.corpus_recipe import CorpusRecipe, CorpusSource
 from rsdata.errors import OutputFolderError, SourceLayoutError
-from rsdata.report import write_json_atomic, write_text_atomic
+from rsdata.atomic import write_json_atomic, write_text_atomic
 
 STATE_DIR = Path(".rsdata") / "corpus"
 CORPUS_REPORT = "corpus_report.json"
@@ -86,7 +86,6 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
 
     started = time.perf_counter()
     sources_root, output = Path(sources_root), Path(output)
-    _prepare_output(output, recipe, overwrite)
     training = [(config, source) for config, source in recipe.training_sources()]
     outcomes = [_locate(source, sources_root, config) for config, source in training]
     test_outcomes = [_locate(source, sources_root, None) for source in recipe.test_sets]
@@ -96,6 +95,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
         lines = "; ".join(f"{o.name}: {o.reason}" for o, _ in missing)
         raise SourceLayoutError(f"{recipe.path or recipe.name}: required source folder(s) missing under "
                                 f"{sources_root}: {lines} (mark a source `optional: true` to build without it)")
+    _prepare_output(output, recipe, overwrite)  # only now: a refused build leaves an earlier one untouched
 
     def run(source: CorpusSource, outcome: SourceOutcome, stage: Path) -> None:
         # The staging folder belongs to the corpus build: a source whose files changed is converted again

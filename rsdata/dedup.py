@@ -54,6 +54,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rsdata.atomic import save_array_atomic
 from rsdata.errors import OptionError, OutputFolderError, SourceLayoutError
 from rsdata.phash import (DEFAULT_MAX_DISTANCE, HASH_DEFINITION, MAX_SEARCH_DISTANCE, DedupInputError, HashIndex,
                           Pairs, brute_force_pairs, check_max_distance, hash_hex, perceptual_hash)
@@ -300,11 +301,7 @@ def _load_cached(folder: Path, shard: ShardFile, rows: int) -> np.ndarray | None
 def _save_cached(folder: Path, shard: ShardFile, rows: int, hashes: np.ndarray) -> None:
     path = _cache_path(folder, shard, rows)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            np.save(handle, hashes.astype(np.uint64), allow_pickle=False)
-        os.replace(temporary, path)
+        save_array_atomic(path, hashes.astype(np.uint64))
         stem = path.name.split(".", 1)[0]
         for stale in path.parent.glob(f"{stem}.*.npy"):  # the hashes of an earlier build of this shard
             if stale != path:
@@ -608,7 +605,7 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
     ``README.md``, ``build_report.json`` (the source's, unchanged) and ``dedup_report.json``, whose dict (the
     :func:`removals_report` fields plus ``source``, ``rows_before``, ``rows_after`` and ``splits``) is returned.
     """
-    from rsdata.report import write_json_atomic, write_text_atomic
+    from rsdata.atomic import write_json_atomic, write_text_atomic
 
     folder, out_folder = Path(folder), Path(out_folder)
     max_distance = check_max_distance(max_distance)
@@ -651,7 +648,7 @@ def _check_output_location(folder: Path, out_folder: Path) -> None:
 
 
 def _prepare_output(folder: Path, out_folder: Path) -> None:
-    from rsdata.report import write_json_atomic
+    from rsdata.atomic import write_json_atomic
 
     _check_output_location(folder, out_folder)
     (out_folder / STATE_DIR).mkdir(parents=True, exist_ok=True)
@@ -777,7 +774,7 @@ def deduplicate(training_sides: Sequence, test_sides: Sequence, out: str | Path,
     (:func:`write_deduplicated`) and the whole decision in ``out/dedup_report.json``: the :func:`removals_report`
     fields plus ``training`` (per source, in priority order: name, splits, rows, kept, removed per reason) and
     ``test`` (per test set: name, splits, rows)."""
-    from rsdata.report import write_json_atomic
+    from rsdata.atomic import write_json_atomic
 
     out = Path(out)
     training = [DatasetSide.of(s) for s in training_sides]

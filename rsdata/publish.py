@@ -358,7 +358,7 @@ def _hash_files(root: Path, files: Iterable[str], hash_cache: str | Path | None,
                 changed = True
             hashed.append(_LocalFile(name, path, stat.st_size, known["sha256"], known["git_oid"]))
     if cache_path is not None and changed and cache_path.parent.is_dir():
-        from rsdata.report import write_json_atomic
+        from rsdata.atomic import write_json_atomic
 
         write_json_atomic(cache_path, {"version": 1, "files": cache})
     return hashed

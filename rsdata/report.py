@@ -7,11 +7,8 @@ here depends on timing or on the number of processes: the same inputs give the s
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 
@@ -157,15 +154,3 @@ def _ordered(counts: Mapping[str, object], order: list[str] | None) -> list[str]
     if all(v.lstrip("-").isdigit() for v in counts):
         return sorted(counts, key=int)
     return sorted(counts)
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write ``data`` as stable, sorted JSON through a temporary name, so a reader never sees half a file."""
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

@@ -70,6 +70,7 @@ from rsmodel.data import (
     TrainingStream,
     open_sources,
 )
+from rsdata.atomic import write_json_atomic, write_text_atomic
 from rsmodel.errors import OutputFolderError, TrainRecipeError
 from rsmodel.loss import clip_contrastive_loss
 from rsmodel.train_recipe import MAX_LOGIT_SCALE, TrainRecipe
@@ -191,7 +192,7 @@ class _RunCallback(TrainerCallback):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if folder.is_dir():
-                _write_text_atomic(folder / CHECKPOINT_MARKER, f"{state.global_step}\n")
+                write_text_atomic(folder / CHECKPOINT_MARKER, f"{state.global_step}\n")
 
 
 # ---------------------------------------------------------------------------------------------------- train()
@@ -273,7 +274,7 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
         "resumed_from": list((previous or {}).get("resumed_from", [])) + ([str(resume_from)] if resume_from else []),
     }
     if args.process_index == 0:
-        _write_json_atomic(run_dir / RUN_RECORD, record)
+        write_json_atomic(run_dir / RUN_RECORD, record, sort_keys=False)
 
     # 5. The trainer.
     run_callback = _RunCallback()
@@ -300,7 +301,7 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
         staging.rmdir()
         record.update(status="complete", finished=_now(), result=_plain(asdict(result)))
         record["result"]["run_dir"] = str(run_dir)
-        _write_json_atomic(run_dir / RUN_RECORD, record)
+        write_json_atomic(run_dir / RUN_RECORD, record, sort_keys=False)
     _barrier()
     return result
 
@@ -451,13 +452,3 @@ def _versions() -> dict[str, str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    _write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -78,7 +78,7 @@ def test_a_corpus_recipe_is_not_a_dataset_recipe(tmp_path):
         load_dataset_recipe(REMOTECLIP)
 
 
-def test_missing_required_source_stops_before_any_work_and_optional_one_is_reported(tmp_path, capsys):
+def test_missing_required_source_stops_before_any_work_and_optional_one_is_reported(tmp_path, capsys, local_hub):
     from tests.corpus_standins import write_standin
 
     path = _write_corpus(tmp_path, "configs:\n  det:\n    sources:\n      - {recipe: dota, folder: DOTA}\n"
@@ -93,9 +93,13 @@ def test_missing_required_source_stops_before_any_work_and_optional_one_is_repor
 
     path.write_text(path.read_text().replace("optional: false", "optional: true"))
     assert main(["convert", "--recipe", str(path), str(out), "--sources", str(tmp_path / "src"),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--push-to-hub", "user/mini"]) == 0
     printed = capsys.readouterr().out
     assert "not built (optional): dior" in printed
+    remote = local_hub.files("user/mini", "dataset")  # the corpus, pushed after the build
+    assert {"README.md", "corpus_report.json", "dedup_report.json"} <= set(remote)
+    assert remote["corpus_report.json"] == (out / "corpus_report.json").read_bytes()
+    assert any(name.startswith("data/det/dota/") for name in remote) and not any(".rsdata" in n for n in remote)
     report = json.loads((out / "corpus_report.json").read_text())
     assert [(s["name"], s["status"]) for s in report["sources"]] == [("dota", "built"), ("dior", "unavailable")]
     assert "dior" in (out / "README.md").read_text() and "not built" in (out / "README.md").read_text()

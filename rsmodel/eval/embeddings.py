@@ -31,6 +31,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rsdata.atomic import save_array_atomic, write_json_atomic
+
 from rsmodel.errors import OptionError
 
 CACHE_ENV = "RSCLIP_CACHE"
@@ -55,13 +57,6 @@ class CacheStats:
     misses: int = 0
     images_encoded: int = 0
     texts_encoded: int = 0
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
-    os.replace(temporary, path)
 
 
 class EmbeddingCache:
@@ -96,7 +91,7 @@ class EmbeddingCache:
                 if array.shape[0] != stop - start:
                     raise RuntimeError(f"encoder returned {array.shape[0]} rows for {stop - start}")
                 part = partial / f"{start:012d}-{stop:012d}.npy"
-                _save_atomic(part, array)
+                save_array_atomic(part, array)
                 parts.append(part)
                 if kind == "images":
                     self.stats.images_encoded += stop - start
@@ -104,11 +99,9 @@ class EmbeddingCache:
                     self.stats.texts_encoded += stop - start
         array = np.concatenate([np.load(p, allow_pickle=False) for p in parts]) if parts else \
             np.zeros((0, 0), np.float32)
-        _save_atomic(final, array)
+        save_array_atomic(final, array)
         meta = dict(fields, rows=rows, dim=int(array.shape[1]) if array.ndim == 2 else 0)
-        temporary = folder / f".{key}.json.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.replace(temporary, folder / f"{key}.json")
+        write_json_atomic(folder / f"{key}.json", meta)
         shutil.rmtree(partial, ignore_errors=True)
         self.stats.misses += 1
         return array

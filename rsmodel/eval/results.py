@@ -24,9 +24,10 @@ A result file (``format: rsclip-eval/1``; keys sorted, so equal runs give equal 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from rsdata.atomic import write_json_atomic, write_text_atomic
 
 RESULT_FORMAT = "rsclip-eval/1"
 
@@ -36,18 +37,11 @@ def result_path(output: Path, dataset: str, task: str) -> Path:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    write_json_atomic(path, payload)
 
 
 def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def read_results(output: Path) -> list[dict]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from rsdata.atomic import write_json_atomic
 from rsmodel.errors import CheckpointError, EvalDatasetError, OptionError
 from rsmodel.eval.registry import DATASET_KINDS
 from rsmodel.eval.suite import DatasetSource, SuiteDataset
@@ -71,10 +71,7 @@ class ContentDigests:
     def save(self) -> None:
         if self.memo is None or not self._dirty:
             return
-        self.memo.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.memo.with_name(f".{self.memo.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(self._known, indent=0, sort_keys=True))
-        os.replace(temporary, self.memo)
+        write_json_atomic(self.memo, self._known, indent=0)
         self._dirty = False
 
 

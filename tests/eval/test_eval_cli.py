@@ -250,3 +250,15 @@ def test_model_and_dataset_from_the_hub(local_hub, workspace, first_run, tmp_pat
     local = json.loads((first_run[0] / "rsicd" / "retrieval.json").read_text())
     assert record["model"]["digest"] == local["model"]["digest"]  # same files, same identity
     assert record["metrics"] == local["metrics"]
+
+
+def test_list_names_every_task_and_every_dataset_of_the_suite(capsys):
+    from rsmodel.cli import main as rsmodel_main
+    from rsmodel.eval.registry import TASK_MODULES
+
+    assert rsmodel_main(["eval", "--list"]) == 0
+    printed = capsys.readouterr().out
+    for task in TASK_MODULES:
+        assert f"\n  {task} " in printed
+    for name in ("rsi_cb128", "eurosat", "aid", "whu_rs19", "rsitmd", "rsicd", "ucm_captions", "remotecount"):
+        assert f"\n  {name} " in printed
