@@ -29,6 +29,7 @@ classification, a counting caption for RemoteCount). A format may add columns of
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -43,7 +44,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
-from rsdata.errors import OptionError, OutputFolderError, RecordError
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, is_placeholder_card, mark_empty, mark_unfinished, publish_shards,
+                                  remove_stale_shards)
+from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows
 from rsdata.images import DEFAULT_MAX_PIXELS, check_image_options, decode_image, encode_window, prepare_image
@@ -59,10 +62,10 @@ ROWS_PER_EXTRA_SHARD = 64
 MAX_SHARDS_FOR_PARALLELISM = 16
 
 STATE_DIR = ".rsdata"
-DATA_DIR = "data"
+STAGING_DIR = f"{STATE_DIR}/staging"
+PUBLISHED_RECORD = f"{STATE_DIR}/published.json"
 SPLITS_DIR = "splits"
 REPORT_NAME = "build_report.json"
-CARD_NAME = "README.md"
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,10 @@ class ShardPlan:
     items: tuple[SourceItem, ...]
 
     @property
-    def filename(self) -> str:
-        return f"{DATA_DIR}/{self.split}-{self.index:05d}-of-{self.count:05d}.parquet"
+    def staged_name(self) -> str:
+        """Where the shard is written, relative to OUT; :func:`rsdata.dataset_files.publish_shards` moves it to
+        ``data/`` once the whole build is done."""
+        return f"{STAGING_DIR}/{self.split}-{self.index:05d}-of-{self.count:05d}.parquet"
 
     @property
     def state_name(self) -> str:
@@ -215,7 +220,7 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode())
     annotation_signatures: dict[Path, tuple[int, int]] = {}  # one caption file may serve thousands of images
     for shard in shards:
-        digest.update(shard.filename.encode())
+        digest.update(shard.staged_name.encode())
         for item in shard.items:
             digest.update(json.dumps(_item_key(source, item, annotation_signatures)).encode())
     fingerprint = digest.hexdigest()
@@ -239,28 +244,46 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
 
     job = _ShardJob(source_format, plan, options, output)
     done = {s.filename: s for s in _finished_shards(output, plan)}
-    pending = [s for s in plan.shards if s.filename not in done]
-    state_names = {s.filename: s.state_name for s in plan.shards}
+    pending = [s for s in plan.shards if s.staged_name not in done]
+    if pending or not _is_finished(output):
+        mark_unfinished(output, "Run the same `rsdata convert` command again to finish it: it resumes where it "
+                        "stopped.", reports=[REPORT_NAME])
+    state_names = {s.staged_name: s.state_name for s in plan.shards}
     for stats in _run_shards(job, pending, options):
         done[stats.filename] = stats
         write_json_atomic(output / STATE_DIR / "shards" / state_names[stats.filename], stats.to_json())
 
     from rsdata.card import write_dataset_card
 
+    staged = [StagedShard(DATA_DIR, s.split, done[s.staged_name].rows, output / s.staged_name) for s in plan.shards]
+    digest, published = publish_shards(output, staged, output / PUBLISHED_RECORD)
+    final_name = dict(zip((s.path for s in staged if s.rows), (p.filename for p in published)))
     if source_format.assigns_splits:
         (output / SPLITS_DIR).mkdir(exist_ok=True)
         for split, names in plan.split_lists().items():
             write_text_atomic(output / SPLITS_DIR / f"{split}.txt", "".join(f"{name}\n" for name in names))
-    report = BuildReport.from_shards([done[s.filename] for s in plan.shards], value_order=_value_order(plan),
+    shard_stats = [dataclasses.replace(done[s.staged_name], filename=final_name.get(output / s.staged_name, ""))
+                   for s in plan.shards]
+    report = BuildReport.from_shards(shard_stats, value_order=_value_order(plan),
                                      source_dataset=plan.source_name, format=source_format.name,
                                      caption_rule=source_format.caption_rule,
                                      settings=_settings(source_format, options),
                                      extra_columns=list(plan.extra_features or {}),
                                      source_facts=_jsonable_facts(source_format.source_facts(job.vocabulary)),
                                      split_lists=sorted(f"{SPLITS_DIR}/{split}.txt" for split in plan.split_lists())
-                                     if source_format.assigns_splits else [])
+                                     if source_format.assigns_splits else [],
+                                     content_digest=digest if published else "")
     write_json_atomic(output / REPORT_NAME, report.to_json())
+    if not published:
+        mark_empty(output, REPORT_NAME)
+        remove_stale_shards(output, [DATA_DIR], keep=())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in report.skipped_per_reason.items()) or "none"
+        raise EmptyBuildError(f"no row was written: all {len(report.skipped)} source record(s) were left out "
+                              f"({reasons}); {output / REPORT_NAME} lists each with its file, line and reason, and "
+                              f"{output} holds no loadable dataset")
+    # The card goes last: it is what points readers at the new shards. The old ones go only after it.
     write_text_atomic(output / CARD_NAME, write_dataset_card(report, plan.license))
+    remove_stale_shards(output, [DATA_DIR], keep=[p.filename for p in published])
     return ConvertResult(report, output, len(pending), len(plan.shards) - len(pending),
                          time.perf_counter() - started)
 
@@ -285,31 +308,44 @@ def _prepare_output(output: Path, plan: BuildPlan, overwrite: bool) -> None:
                     f"output folder {output} holds a build of other inputs or options; run the same command as "
                     "before to resume it, or pass --overwrite to replace it")
             _remove_build(output)
-    (output / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    (output / STAGING_DIR).mkdir(parents=True, exist_ok=True)
     (output / STATE_DIR / "shards").mkdir(parents=True, exist_ok=True)
-    for leftover in (output / DATA_DIR).glob(".*.tmp"):  # pieces of a killed run; never final
+    for leftover in (output / STAGING_DIR).glob(".*.tmp"):  # pieces of a killed run; never final
         leftover.unlink()
     write_json_atomic(plan_file, {"fingerprint": plan.fingerprint, "rsdata": __version__,
-                                  "shards": [s.filename for s in plan.shards]})
+                                  "shards": [s.staged_name for s in plan.shards]})
 
 
 def _remove_build(output: Path) -> None:
     """Remove what an rsdata build wrote in ``output`` (and nothing else)."""
+    # The card first: from here on the folder reads as unfinished, never as a mixture.
+    mark_unfinished(output, "Run the rsdata convert command again to finish it.", reports=[REPORT_NAME])
     shutil.rmtree(output / STATE_DIR, ignore_errors=True)
-    for shard in (output / DATA_DIR).glob("*.parquet"):
-        shard.unlink()
+    remove_stale_shards(output, [DATA_DIR], keep=())
     for split_list in (output / SPLITS_DIR).glob("*.txt"):
         split_list.unlink()
-    for name in (REPORT_NAME, CARD_NAME):
-        (output / name).unlink(missing_ok=True)
+
+
+def _is_finished(output: Path) -> bool:
+    """A build whose report and real card are in place (a rerun of its command changes nothing)."""
+    return (output / REPORT_NAME).is_file() and (output / CARD_NAME).is_file() and \
+        not is_placeholder_card(output / CARD_NAME)
 
 
 def _finished_shards(output: Path, plan: BuildPlan) -> list[ShardStats]:
+    """The planned shards already written: their statistics are saved, and their file is staged, or published
+    by an earlier run (or was never needed: a shard whose every record was left out has no file)."""
+    published = json.loads((output / PUBLISHED_RECORD).read_text(encoding="utf-8")) \
+        if (output / PUBLISHED_RECORD).is_file() else {}
     finished = []
     for shard in plan.shards:
         state = output / STATE_DIR / "shards" / shard.state_name
-        if state.is_file() and (output / shard.filename).is_file():
-            finished.append(ShardStats.from_json(json.loads(state.read_text(encoding="utf-8"))))
+        if not state.is_file():
+            continue
+        stats = ShardStats.from_json(json.loads(state.read_text(encoding="utf-8")))
+        moved = published.get(shard.staged_name)
+        if stats.rows == 0 or (output / shard.staged_name).is_file() or (moved and (output / moved).is_file()):
+            finished.append(stats)
     return finished
 
 
@@ -341,9 +377,9 @@ class _ShardJob:
 
         from rsdata.schema import ROW_GROUP_SIZE, RowBatch, parquet_writer_options
 
-        final = self.output / shard.filename
+        final = self.output / shard.staged_name
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        stats = ShardStats(split=shard.split, filename=shard.filename)
+        stats = ShardStats(split=shard.split, filename=shard.staged_name)
         batch = RowBatch(self.schema)
         try:
             with pq.ParquetWriter(temporary, self.schema, **parquet_writer_options(self.schema)) as writer:
@@ -354,9 +390,12 @@ class _ShardJob:
                             writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
                             batch.clear()
                     on_item()
-                if len(batch) or stats.rows == 0:  # an empty shard still gets its schema: every planned file exists
+                if len(batch):
                     writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
-            os.replace(temporary, final)
+            if stats.rows:
+                os.replace(temporary, final)
+            else:  # no file at all: a 0-row shard would make datasets refuse the whole dataset
+                temporary.unlink()
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
@@ -539,7 +578,7 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
     except BaseException:
         pool.terminate()
         pool.join()
-        for leftover in (job.output / DATA_DIR).glob(".*.tmp"):
+        for leftover in (job.output / STAGING_DIR).glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
         raise
     pool.join()

@@ -11,7 +11,7 @@ between identical runs.
 
 from __future__ import annotations
 
-from rsdata.build import DATA_DIR
+from rsdata.dataset_files import DATA_DIR, split_pattern
 from rsdata.records import HUMAN_RULE, NO_CAPTION_RULE
 from rsdata.report import BuildReport
 
@@ -135,7 +135,8 @@ def write_dataset_card(report: BuildReport, license: str) -> str:
         tags=["remote-sensing", "image-text", "clip", "rsdata"],
         configs=[{
             "config_name": "default",
-            "data_files": [{"split": split, "path": f"{DATA_DIR}/{split}-*"} for split in report.splits],
+            "data_files": [{"split": split, "path": split_pattern(DATA_DIR, split, report.content_digest)}
+                           for split in report.splits],
         }],
     )
     sentence = RULE_SENTENCES.get(report.caption_rule, "Each image has the captions of rule `{rule}`.")

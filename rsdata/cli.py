@@ -20,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except RecordError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error} [{error.reason}]", file=sys.stderr)
         print("       (run with --on-error skip to leave such records out and count them in the report)",
               file=sys.stderr)
         return 1
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser("convert", help="convert a source folder of one format into Parquet shards",
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
-                                  "dataset in OUT: data/<split>-NNNNN-of-NNNNN.parquet, README.md (dataset card) "
+                                  "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md (dataset card) "
                                   "and build_report.json. Running the same command again resumes a killed run.")
     convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
                          "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "

@@ -7,7 +7,7 @@ Output layout (the Hugging Face ``datasets`` layout, one repository)::
                                                         removed near-duplicates, licences, citations
     OUT/corpus_report.json                              per source: status, images built, removed, kept
     OUT/dedup_report.json                               every removed image, why, and what it repeats
-    OUT/data/<config>/<source>/<split>-NNNNN-of-NNNNN.parquet
+    OUT/data/<config>/<source>/<split>-NNNNN-of-NNNNN-<digest>.parquet
     OUT/.rsdata/corpus/sources/<source>/                each source converted on its own (resumable builds)
     OUT/.rsdata/corpus/test_sets/<source>/              each test set converted (only read for de-duplication)
 
@@ -18,14 +18,15 @@ Steps: (1) every source folder is located first, so that a missing required fold
 work (an optional one is reported and left out); (2) each source and test set is converted with
 :func:`rsdata.build.convert` into the state folder, which resumes a killed run; (3) perceptual hashes of every
 row (cached beside each conversion) find training rows that repeat a test image, and later training rows that
-repeat an earlier one (:mod:`rsdata.dedup`); (4) the kept rows are written to ``data/`` (temporary names, then
-renamed), and the reports and the card last.
+repeat an earlier one (:mod:`rsdata.dedup`); (4) the kept rows are staged, then published into ``data/`` with
+the corpus's content digest in their names (:mod:`rsdata.dataset_files`), and the reports and the card last.
+From the first step until the card is written, the folder's card marks the build unfinished, so
+``load_dataset(OUT)`` never reads a partial corpus.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from rsdata import __version__
 from rsdata.corpus_recipe import CorpusRecipe, CorpusSource
+from rsdata.dataset_files import CARD_NAME, DATA_DIR, mark_unfinished, publish_shards, remove_stale_shards
 from rsdata.errors import OutputFolderError, SourceLayoutError
 from rsdata.atomic import write_json_atomic, write_text_atomic
 
@@ -76,6 +78,7 @@ class CorpusResult:
     sources: list[SourceOutcome]
     test_sets: list[SourceOutcome]
     removed: list = field(default_factory=list)
+    digest: str = ""  # the content digest in the shard names (rsdata.dataset_files)
     seconds: float = 0.0
 
 
@@ -130,16 +133,23 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     removed_by_source: dict[str, list] = {}
     for removal in found.removals:
         removed_by_source.setdefault(removal.source, []).append(removal)
+    publishing = state / "publish"  # every config's shards, staged before any of them is published
+    shutil.rmtree(publishing, ignore_errors=True)
+    staged = []
     for outcome, config in built:
         removals = removed_by_source.get(outcome.name, [])
         outcome.removed = len(removals)
-        _write_config_shards(state / "sources" / outcome.name, removals,
-                             output / "data" / config / outcome.name, progress)
+        staged += dedup._stage_filtered(state / "sources" / outcome.name, removals,
+                                        publishing / config / outcome.name, f"{DATA_DIR}/{config}/{outcome.name}",
+                                        progress=progress, name=outcome.name)[1]
+    digest, published = publish_shards(output, staged, state / "published.json")
 
-    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals))
+    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest)
     write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance))
     write_json_atomic(output / CORPUS_REPORT, _corpus_report(result))
-    write_text_atomic(output / "README.md", corpus_card(result))
+    # The card last: it points readers at the new shards; an earlier build's go only after it.
+    write_text_atomic(output / CARD_NAME, corpus_card(result))
+    remove_stale_shards(output, [DATA_DIR], keep=[p.filename for p in published])
     result.seconds = time.perf_counter() - started
     return result
 
@@ -165,23 +175,12 @@ def _prepare_output(output: Path, recipe: CorpusRecipe, overwrite: bool) -> None
                 raise OutputFolderError(f"output folder {output} is not empty and holds no build of corpus "
                                         f"{recipe.name!r}; choose a new or empty folder")
             shutil.rmtree(output / STATE_DIR.parts[0])
-    # Final files are rewritten from the (resumable) per-source conversions on every run.
-    shutil.rmtree(output / "data", ignore_errors=True)
+    # Final files are rewritten from the (resumable) per-source conversions on every run; until they are, the
+    # folder reads as unfinished, never as a mixture of two builds.
     (output / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    mark_unfinished(output, "Run the same `rsdata convert --recipe` command again to finish it: finished "
+                    "sources are not converted again.", reports=[CORPUS_REPORT, DEDUP_REPORT])
     write_json_atomic(marker, {"recipe": recipe.name, "rsdata": __version__})
-
-
-def _write_config_shards(stage: Path, removals: list, destination: Path, progress: bool) -> None:
-    """The staged conversion's shards without the removed rows, into ``destination`` (a temporary folder first,
-    renamed when every shard is written)."""
-    from rsdata import dedup
-
-    temporary = destination.with_name(f".{destination.name}.tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    dedup.write_filtered_shards(stage, removals, temporary, progress=progress, name=destination.name)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(destination, ignore_errors=True)
-    os.replace(temporary, destination)
 
 
 def _corpus_report(result: CorpusResult) -> dict:
@@ -216,10 +215,14 @@ def config_data_files(result: CorpusResult) -> list[dict]:
     present = [c.name for c in result.recipe.configs
                if any(o.config == c.name and o.status == "built" for o in result.sources)]
     configs = [{"config_name": ALL_CONFIG, "default": True,
-                "data_files": [{"split": "train", "path": [f"data/{name}/*/*.parquet" for name in present]}]}]
-    configs += [{"config_name": name, "data_files": [{"split": "train", "path": f"data/{name}/*/*.parquet"}]}
+                "data_files": [{"split": "train", "path": [_config_pattern(name, result.digest) for name in present]}]}]
+    configs += [{"config_name": name, "data_files": [{"split": "train", "path": _config_pattern(name, result.digest)}]}
                 for name in present]
     return configs
+
+
+def _config_pattern(config: str, digest: str) -> str:
+    return f"{DATA_DIR}/{config}/*/*-{digest}.parquet"
 
 
 def corpus_card(result: CorpusResult) -> str:

@@ -54,7 +54,9 @@ from typing import Sequence
 
 import numpy as np
 
-from rsdata.atomic import save_array_atomic
+from rsdata.atomic import save_array_atomic, write_json_atomic, write_text_atomic
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, SHARD_NAME, StagedShard, is_placeholder_card, mark_empty,
+                                  mark_unfinished, publish_shards, remove_stale_shards, split_pattern)
 from rsdata.errors import OptionError, OutputFolderError, SourceLayoutError
 from rsdata.phash import (DEFAULT_MAX_DISTANCE, HASH_DEFINITION, MAX_SEARCH_DISTANCE, DedupInputError, HashIndex,
                           Pairs, brute_force_pairs, check_max_distance, hash_hex, perceptual_hash)
@@ -70,12 +72,12 @@ NEAR_DUPLICATE_OF_TEST = "near_duplicate_of_test"
 NEAR_DUPLICATE_IN_CORPUS = "near_duplicate_in_corpus"
 REASONS = (NEAR_DUPLICATE_OF_TEST, NEAR_DUPLICATE_IN_CORPUS)
 
-DATA_DIR = "data"
 STATE_DIR = ".rsdata"
+STAGING_DIR = f"{STATE_DIR}/staging"
+PUBLISHED_RECORD = f"{STATE_DIR}/published.json"
 CACHE_DIR = f"{STATE_DIR}/phash"
 REPORT_NAME = "dedup_report.json"
 MARKER_NAME = f"{STATE_DIR}/dedup.json"  # marks a folder written by this module (so a re-run may replace it)
-SHARD_PATTERN = re.compile(r"^(?P<split>[A-Za-z0-9_.]+?)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -127,18 +129,27 @@ def list_shards(folder: Path, splits: Sequence[str] | None = None) -> list[Shard
     if not data.is_dir():
         raise SourceLayoutError(f"{folder} holds no {DATA_DIR}/ folder: expected a dataset written by rsdata "
                                 f"(`rsdata convert`), with {DATA_DIR}/<split>-00000-of-00001.parquet shards")
+    if is_placeholder_card(folder / CARD_NAME):
+        raise SourceLayoutError(f"{folder} holds an unfinished or empty rsdata build (see its {CARD_NAME}); finish "
+                                "the build first")
     by_split: dict[str, list[ShardFile]] = {}
+    digests: dict[str, set[str]] = {}
     for path in sorted(data.iterdir()):
         if path.name.startswith(".") or path.suffix != ".parquet":
             continue  # temporary pieces of a running build, and non-data files
-        match = SHARD_PATTERN.match(path.name)
+        match = SHARD_NAME.match(path.name)
         if not match:
-            raise SourceLayoutError(f"{path}: shard name does not follow <split>-NNNNN-of-NNNNN.parquet")
+            raise SourceLayoutError(f"{path}: shard name does not follow <split>-NNNNN-of-NNNNN[-<digest>].parquet")
         shard = ShardFile(match["split"], int(match["index"]), int(match["count"]), f"{DATA_DIR}/{path.name}")
         by_split.setdefault(shard.split, []).append(shard)
+        digests.setdefault(shard.split, set()).add(match["digest"] or "")
     if not by_split:
-        raise SourceLayoutError(f"{data} holds no <split>-NNNNN-of-NNNNN.parquet shards")
+        raise SourceLayoutError(f"{data} holds no <split>-NNNNN-of-NNNNN-<digest>.parquet shards")
     for split, shards in by_split.items():
+        if len(digests[split]) > 1:
+            raise SourceLayoutError(f"{data}: split {split!r} mixes the shards of {len(digests[split])} builds "
+                                    f"(digests {', '.join(sorted(d or 'none' for d in digests[split]))}); an "
+                                    "interrupted build or copy? run the build again")
         counts = {s.count for s in shards}
         indexes = [s.index for s in shards]
         if len(counts) != 1 or indexes != list(range(counts.pop())):
@@ -549,13 +560,23 @@ def removals_report(removals: Sequence[Removal], max_distance: int) -> dict:
 
 def write_filtered_shards(folder: str | Path, removals: Sequence[Removal], out_dir: str | Path, *,
                           progress: bool = True, name: str | None = None) -> dict[str, dict[str, int]]:
-    """Write every shard of ``folder/data/`` into ``out_dir`` (same file names, flat) without the removed rows.
+    """Write every shard of ``folder/data/`` into ``out_dir`` (flat) without the removed rows, for staging: each
+    file is named ``<split>-NNNNN-of-NNNNN.parquet`` after its source shard, without the source build's digest
+    (the rows differ), and a shard that loses every row is not written.
+    :func:`rsdata.dataset_files.publish_shards` gives the files their final names.
 
     ``removals`` must all be this folder's (one source). Return, per split, ``rows_before``, ``removed`` and
     ``rows_after``. A shard that loses no row is copied byte for byte; the others are rewritten with the source
     shard's schema and features metadata, the build's writer settings and row groups of the build's size. Each
     file is written under a temporary name, then renamed. Nothing else in ``out_dir`` is touched.
     """
+    return _stage_filtered(folder, removals, Path(out_dir), DATA_DIR, progress=progress, name=name)[0]
+
+
+def _stage_filtered(folder: str | Path, removals: Sequence[Removal], out_dir: Path, published_folder: str, *,
+                    progress: bool, name: str | None) -> tuple[dict[str, dict[str, int]], list[StagedShard]]:
+    """:func:`write_filtered_shards`, also returning the staged shards (to be published under
+    ``published_folder``, relative to the output dataset's root) in order."""
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
@@ -578,11 +599,13 @@ def write_filtered_shards(folder: str | Path, removals: Sequence[Removal], out_d
     total_rows = sum(pq.ParquetFile(folder / s.filename).metadata.num_rows for s in shards)
     label = name or (sources.pop() if sources else folder.name)
     per_split: dict[str, dict[str, int]] = {}
+    staged: list[StagedShard] = []
     bar = tqdm(total=total_rows, unit="img", desc=f"write {label}", disable=not progress, file=sys.stderr)
     try:
         for shard in shards:
-            target = out_dir / Path(shard.filename).name
+            target = out_dir / f"{shard.split}-{shard.index:05d}-of-{shard.count:05d}.parquet"
             rows, written = _write_shard(folder / shard.filename, by_shard.get(shard.filename, {}), target)
+            staged.append(StagedShard(published_folder, shard.split, written, target))
             counts = per_split.setdefault(shard.split, {"rows_before": 0, "removed": 0, "rows_after": 0})
             counts["rows_before"] += rows
             counts["removed"] += rows - written
@@ -590,7 +613,7 @@ def write_filtered_shards(folder: str | Path, removals: Sequence[Removal], out_d
             bar.update(rows)
     finally:
         bar.close()
-    return per_split
+    return per_split, staged
 
 
 def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_folder: str | Path, *,
@@ -605,21 +628,20 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
     ``README.md``, ``build_report.json`` (the source's, unchanged) and ``dedup_report.json``, whose dict (the
     :func:`removals_report` fields plus ``source``, ``rows_before``, ``rows_after`` and ``splits``) is returned.
     """
-    from rsdata.atomic import write_json_atomic, write_text_atomic
-
     folder, out_folder = Path(folder), Path(out_folder)
     max_distance = check_max_distance(max_distance)
     sources = {r.image.source for r in removals}
     name = name or (next(iter(sources)) if len(sources) == 1 else folder.resolve().name)
     if sources - {name}:
         raise OptionError(f"removals of {', '.join(sorted(sources - {name}))} given for source {name!r} ({folder})")
-    shards = list_shards(folder)  # refuses a folder that is not a dataset before anything is written
+    list_shards(folder)  # refuses a folder that is not a dataset before anything is written
     _prepare_output(folder, out_folder)
-    per_split = write_filtered_shards(folder, removals, out_folder / DATA_DIR, progress=progress, name=name)
-    current = {Path(s.filename).name for s in shards}
-    for stale in (out_folder / DATA_DIR).glob("*.parquet"):  # shards of an earlier output not written now
-        if stale.name not in current:
-            stale.unlink()
+    mark_unfinished(out_folder, "Run the same `rsdata dedup` command again to finish it.",
+                    reports=[REPORT_NAME, "build_report.json"])
+    staging = out_folder / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    per_split, staged = _stage_filtered(folder, removals, staging, DATA_DIR, progress=progress, name=name)
+    digest, published = publish_shards(out_folder, staged, out_folder / PUBLISHED_RECORD)
 
     report = {
         "source": name,
@@ -630,8 +652,13 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
     }
     if (folder / "build_report.json").is_file():
         _copy_atomic(folder / "build_report.json", out_folder / "build_report.json")
-    write_text_atomic(out_folder / "README.md", _card_text(folder, name, report))
     write_json_atomic(out_folder / REPORT_NAME, report)
+    if published:  # the card last: it points readers at the new shards; the earlier output's go after it
+        splits = list(dict.fromkeys(p.split for p in published))
+        write_text_atomic(out_folder / CARD_NAME, _card_text(folder, name, report, digest, splits))
+    else:
+        mark_empty(out_folder, REPORT_NAME)
+    remove_stale_shards(out_folder, [DATA_DIR], keep=[p.filename for p in published])
     return report
 
 
@@ -648,8 +675,6 @@ def _check_output_location(folder: Path, out_folder: Path) -> None:
 
 
 def _prepare_output(folder: Path, out_folder: Path) -> None:
-    from rsdata.atomic import write_json_atomic
-
     _check_output_location(folder, out_folder)
     (out_folder / STATE_DIR).mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_folder / MARKER_NAME, {"written_by": "rsdata dedup"})
@@ -693,12 +718,13 @@ def _write_shard(source: Path, removed: dict[int, Removal], final: Path) -> tupl
                     writer.write_table(buffered.slice(0, ROW_GROUP_SIZE).cast(schema), row_group_size=ROW_GROUP_SIZE)
                     written += ROW_GROUP_SIZE
                     buffered = buffered.slice(ROW_GROUP_SIZE)
-            if buffered is None:
-                buffered = schema.empty_table()
-            if buffered.num_rows or written == 0:  # an emptied shard keeps its schema: every shard exists
+            if buffered is not None and buffered.num_rows:
                 writer.write_table(buffered.cast(schema), row_group_size=ROW_GROUP_SIZE)
                 written += buffered.num_rows
-        os.replace(temporary, final)
+        if written:
+            os.replace(temporary, final)
+        else:  # an emptied shard is not written: a 0-row file makes datasets refuse the whole dataset
+            temporary.unlink()
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -715,8 +741,9 @@ def _copy_atomic(source: Path, target: Path) -> None:
         raise
 
 
-def _card_text(folder: Path, name: str, report: dict) -> str:
-    """The source's card (metadata and text) under a section saying what de-duplication removed."""
+def _card_text(folder: Path, name: str, report: dict, digest: str, splits: Sequence[str]) -> str:
+    """The source's card (metadata and text) under a section saying what de-duplication removed; its
+    ``configs`` name this output's shards (``digest``, the ``splits`` that kept rows)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from rsdata.card import size_category
@@ -726,9 +753,9 @@ def _card_text(folder: Path, name: str, report: dict) -> str:
         card = DatasetCard(source_card.read_text(encoding="utf-8"))
         data, source_text = card.data, card.text.strip()
     else:
-        data = DatasetCardData(configs=[{"config_name": "default", "data_files": [
-            {"split": split, "path": f"{DATA_DIR}/{split}-*"} for split in report["splits"]]}])
-        source_text = ""
+        data, source_text = DatasetCardData(), ""
+    data.configs = [{"config_name": "default", "data_files": [
+        {"split": split, "path": split_pattern(DATA_DIR, split, digest)} for split in splits]}]
     data.size_categories = [size_category(report["rows_after"])]
     title = data.pretty_name or name
     lines = [
@@ -774,8 +801,6 @@ def deduplicate(training_sides: Sequence, test_sides: Sequence, out: str | Path,
     (:func:`write_deduplicated`) and the whole decision in ``out/dedup_report.json``: the :func:`removals_report`
     fields plus ``training`` (per source, in priority order: name, splits, rows, kept, removed per reason) and
     ``test`` (per test set: name, splits, rows)."""
-    from rsdata.atomic import write_json_atomic
-
     out = Path(out)
     training = [DatasetSide.of(s) for s in training_sides]
     test = [DatasetSide.of(s) for s in test_sides]

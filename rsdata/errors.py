@@ -54,6 +54,10 @@ class OutputFolderError(RsdataError):
     """The output folder cannot be used as asked (it holds a different build, or is not a folder)."""
 
 
+class EmptyBuildError(RsdataError):
+    """A build left every source record out: its report lists why, and the output holds no loadable dataset."""
+
+
 class OptionError(RsdataError):
     """A command-line or API option has a value outside what is accepted (names the option and valid values)."""
 

@@ -123,12 +123,17 @@ def push_dataset(folder: str | Path, repo_id: str, *, private: bool = False, rev
 
 def check_finished_build(folder: Path) -> None:
     """Raise :class:`PublishError` unless ``folder`` holds a finished rsdata output: the card, a build report
-    (``build_report.json``, or ``corpus_report.json`` for a corpus), every shard the report (and the build plan,
-    when there is one) lists, and at least one file for every ``data_files`` pattern of the card's configs."""
-    from rsdata.build import CARD_NAME, DATA_DIR, REPORT_NAME, STATE_DIR
+    (``build_report.json``, or ``corpus_report.json`` for a corpus), every shard the report lists, a card that
+    does not mark the build unfinished, and at least one file for every ``data_files`` pattern of the card's
+    configs."""
+    from rsdata.build import CARD_NAME, DATA_DIR, REPORT_NAME
+    from rsdata.dataset_files import is_placeholder_card
 
     if not folder.is_dir():
         raise PublishError(f"{folder} is not a folder; push the output folder of `rsdata convert`")
+    if is_placeholder_card(folder / CARD_NAME):
+        raise PublishError(f"{folder} is not a finished rsdata build: its {CARD_NAME} marks it unfinished or empty "
+                           "(an interrupted build is finished by running the same rsdata command again)")
     reports = [name for name in BUILD_REPORTS if (folder / name).is_file()]
     missing = ([CARD_NAME] if not (folder / CARD_NAME).is_file() else []) + \
         ([" or ".join(BUILD_REPORTS)] if not reports else [])
@@ -147,17 +152,6 @@ def check_finished_build(folder: Path) -> None:
     if absent:
         raise PublishError(f"{folder} is not a finished rsdata build: {len(absent)} shard(s) listed in {REPORT_NAME} "
                            f"are missing, first {absent[0]}")
-    plan_path = folder / STATE_DIR / "plan.json"
-    if shards and plan_path.is_file():
-        try:
-            planned = json.loads(plan_path.read_text(encoding="utf-8")).get("shards") or []
-        except (ValueError, AttributeError) as error:
-            raise PublishError(f"{plan_path}: unreadable build plan ({error})") from None
-        unfinished = sorted(set(planned) - set(shards))
-        if unfinished:
-            raise PublishError(f"{folder} is not a finished rsdata build: the plan has {len(planned)} shard(s) and the "
-                               f"report {len(shards)} (first unfinished: {unfinished[0]}); run the same "
-                               "`rsdata convert` command again to finish it")
     patterns = _card_data_files(folder / CARD_NAME) or [f"{DATA_DIR}/**/*"]
     visible = set(visible_files(folder))
     for pattern in patterns:

@@ -96,6 +96,7 @@ class BuildReport:
     value_counts: dict[str, list[dict]] = field(default_factory=dict)
     source_facts: dict[str, list[dict]] = field(default_factory=dict)
     split_lists: list[str] = field(default_factory=list)
+    content_digest: str = ""  # the digest in the shard names (rsdata.dataset_files); "" when nothing was written
 
     @classmethod
     def from_shards(cls, shards: list[ShardStats], value_order: Mapping[str, list[str]] | None = None,
@@ -110,9 +111,11 @@ class BuildReport:
         rules: Counter = Counter()
         values: dict[str, dict[str, dict[str, int]]] = {}
         for shard in shards:
-            split = report.splits.setdefault(shard.split, {"images": 0, "shards": 0})
-            split["images"] += shard.rows
-            split["shards"] += 1
+            if shard.rows:  # a shard whose every record was left out has no file
+                split = report.splits.setdefault(shard.split, {"images": 0, "shards": 0})
+                split["images"] += shard.rows
+                split["shards"] += 1
+                report.shards.append(shard.filename)
             report.images += shard.rows
             report.captions += shard.captions
             report.objects += shard.objects
@@ -126,7 +129,6 @@ class BuildReport:
                     per_split = values.setdefault(column, {}).setdefault(value, {})
                     per_split[shard.split] = per_split.get(shard.split, 0) + n
             report.skipped.extend(shard.skipped)
-            report.shards.append(shard.filename)
         report.caption_rules = dict(sorted(rules.items()))
         report.value_counts = {column: [{"value": value, "splits": counts[value]}
                                         for value in _ordered(counts, (value_order or {}).get(column))]

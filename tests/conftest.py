@@ -19,6 +19,14 @@ def realdata(name: str) -> Path:
     return folder
 
 
+def shard_path(folder: Path, split: str = "train", index: int = 0) -> Path:
+    """The published shard ``index`` of ``split`` in an rsdata output ``folder`` (its name ends in the build's
+    content digest, so tests find it by its split and number)."""
+    matches = sorted((Path(folder) / "data").glob(f"{split}-{index:05d}-of-*.parquet"))
+    assert len(matches) == 1, f"expected one shard {split} #{index} in {folder}/data, found {matches}"
+    return matches[0]
+
+
 def image_bytes(width: int = 64, height: int = 48, fmt: str = "JPEG", color=(90, 120, 60)) -> bytes:
     """A small image in ``fmt`` with a little structure (so JPEG and PNG encoders do real work)."""
     from PIL import Image, ImageDraw

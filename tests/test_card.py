@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from huggingface_hub import DatasetCard
 
 from rsdata.card import size_category
@@ -20,8 +22,10 @@ def test_card_header_and_statistics(dota_source, tmp_path):
     assert data["source_datasets"] == ["dota-mini"]
     assert data["size_categories"] == ["n<1K"]
     assert "zero-shot-image-classification" in data["task_categories"]
+    digest = json.loads((out / "build_report.json").read_text())["content_digest"]
     assert data["configs"] == [{"config_name": "default", "data_files": [
-        {"split": "train", "path": "data/train-*"}, {"split": "validation", "path": "data/validation-*"}]}]
+        {"split": "train", "path": f"data/train-*-{digest}.parquet"},
+        {"split": "validation", "path": f"data/validation-*-{digest}.parquet"}]}]
     text = card.text
     assert "| train | 6 | 1 |" in text and "| validation | 2 | 1 |" in text
     assert "Images: 8. Captions: 40. Objects: 24." in text

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rsdata.cli import main
-from tests.conftest import image_bytes, realdata, write_dota_item
+from tests.conftest import image_bytes, realdata, shard_path, write_dota_item
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,10 @@ def test_layout_and_load_dataset_round_trip(dota_source, tmp_path, capsys):
     assert convert(dota_source, out) == 0
     printed = capsys.readouterr().out
     assert "Converted 8 image(s) (train 6, validation 2)" in printed
-    assert sorted(output_files(out)) == ["README.md", "build_report.json", "data/train-00000-of-00001.parquet",
-                                         "data/validation-00000-of-00001.parquet"]
+    digest = json.loads((out / "build_report.json").read_text())["content_digest"]
+    assert len(digest) == 16
+    assert sorted(output_files(out)) == ["README.md", "build_report.json", f"data/train-00000-of-00001-{digest}.parquet",
+                                         f"data/validation-00000-of-00001-{digest}.parquet"]
 
     dataset = load(out, tmp_path)
     assert {name: len(split) for name, split in dataset.items()} == {"train": 6, "validation": 2}
@@ -65,7 +67,7 @@ def test_layout_and_load_dataset_round_trip(dota_source, tmp_path, capsys):
 def test_jpeg_and_png_bytes_pass_through_untouched(dota_source, tmp_path):
     out = tmp_path / "out"
     assert convert(dota_source, out, "--split", "train") == 0
-    table = pq.read_table(out / "data/train-00000-of-00001.parquet")
+    table = pq.read_table(shard_path(out, "train"))
     for row in table.to_pylist():
         source = dota_source / "train" / row["image"]["path"].split("/", 1)[1]
         assert row["image"]["bytes"] == source.read_bytes()
@@ -80,7 +82,7 @@ def test_tiff_and_oversized_images_are_reencoded_and_boxes_scaled(tmp_path):
     write_dota_item(source, "T2", ["10 10 30 10 30 20 10 20 ship 0"], image=image_bytes(64, 48, "JPEG"))
     out = tmp_path / "out"
     assert convert(source, out, "--max-side", "32") == 0
-    rows = pq.read_table(out / "data/train-00000-of-00001.parquet").to_pylist()
+    rows = pq.read_table(shard_path(out, "train")).to_pylist()
     for row in rows:
         assert row["image_encoding"] == "png" and (row["width"], row["height"]) == (32, 24)
         assert row["objects"][0]["bbox"] == [5.0, 5.0, 15.0, 10.0]
@@ -196,11 +198,12 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path):
     killed = subprocess.run([sys.executable, "-c", KILL_AFTER, "8", str(source), str(resumed)], cwd=REPO,
                             capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    finished = sorted((resumed / "data").glob("*.parquet"))
-    assert 0 < len(finished) < len(shards)
-    for shard in finished:  # whatever carries a final name is complete
-        assert shard.read_bytes() == (reference / "data" / shard.name).read_bytes()
-    assert not (resumed / "README.md").exists()
+    staged = sorted((resumed / ".rsdata" / "staging").glob("*.parquet"))
+    assert 0 < len(staged) < len(shards)
+    assert not (resumed / "data").exists(), "nothing is published before the whole build is done"
+    import datasets
+    with pytest.raises(FileNotFoundError, match="rsdata build unfinished - run the same rsdata command again"):
+        datasets.load_dataset(str(resumed))  # the default cache, as a user reads it
 
     assert main(["convert", "dota", str(source), str(resumed), "--max-shard-mb", "0.002", "--no-progress"]) == 0
     assert output_files(resumed) == output_files(reference)
@@ -274,7 +277,7 @@ def test_real_dota_samples(tmp_path, capsys):
     assert sorted(s["path"] for s in report["skipped"]) == [
         f"labelTxt/{stem}.txt" for stem in ("P0706", "P0770", "P1088", "P1234", "P2598", "P2709")]
 
-    (row,) = pq.read_table(out / "data/train-00000-of-00001.parquet").to_pylist()
+    (row,) = pq.read_table(shard_path(out, "train")).to_pylist()
     assert row["source_id"] == "P1888" and (row["width"], row["height"]) == (712, 557)
     assert row["image"]["bytes"] == (root / "images/P1888.png").read_bytes()
     expected = independent_dota_count(root / "labelTxt/P1888.txt")
@@ -294,8 +297,8 @@ def test_bad_input_with_two_processes(tmp_path, capsys):
     out = tmp_path / "out"
     assert convert(source, out, "--num-proc", "2", *tiny_shards) == 1
     assert f"{source / 'labelTxt/M005.txt'}:4: expected 8 coordinates" in capsys.readouterr().err
-    assert not list((out / "data").glob(".*")), "temporary pieces of stopped workers are removed"
-    assert "train-00005-of-00008.parquet" not in [p.name for p in (out / "data").iterdir()]
+    assert not list((out / ".rsdata" / "staging").glob(".*")), "temporary pieces of stopped workers are removed"
+    assert not (out / "data").exists() or not list((out / "data").iterdir()), "a stopped build publishes nothing"
 
     assert convert(source, out, "--num-proc", "2", "--on-error", "skip", *tiny_shards) == 0, \
         "the skip run resumes what the stopped run finished"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+
 from rsdata.cli import main
 from rsdata.corpus_recipe import load_corpus_recipe
+from rsdata.dataset_files import SHARD_NAME
 from rsdata.formats.base import hub_split_name
 from rsdata.recipe import load_dataset_recipe
 from tests.corpus_standins import (
@@ -58,7 +60,7 @@ def _rows_per_split(output: Path) -> dict[str, int]:
 
     rows: dict[str, int] = {}
     for shard in sorted((output / "data").glob("*.parquet")):
-        split = shard.name.rsplit("-", 3)[0]
+        split = SHARD_NAME.match(shard.name)["split"]
         rows[split] = rows.get(split, 0) + pq.ParquetFile(shard).metadata.num_rows
     return rows
 

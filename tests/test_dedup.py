@@ -23,7 +23,12 @@ from rsdata.errors import OptionError, OutputFolderError, SourceLayoutError
 from rsdata.phash import (DedupInputError, HashIndex, brute_force_pairs, chunk_layout, perceptual_hash,
                           popcount64)
 from rsdata.synthetic import write_synthetic_dota
-from tests.conftest import realdata
+from tests.conftest import realdata, shard_path
+
+
+def shard_name(folder: Path, split: str = "train") -> str:
+    """The published shard's name relative to its dataset folder, as reports name it."""
+    return shard_path(folder, split).relative_to(folder).as_posix()
 
 
 def distance(a: int, b: int) -> int:
@@ -301,7 +306,7 @@ def test_dedup_command_end_to_end(planted, tmp_path, capsys):
     assert [(t["name"], t["rows"], t["kept"]) for t in report["training"]] == [("alpha", 13, 11), ("beta", 12, 8)]
     first = report["removed_images"][0]  # priority order: alpha train before alpha validation before beta
     assert (first["source"], first["split"], first["shard"], first["row"], first["path"]) == (
-        "alpha", "train", "data/train-00000-of-00001.parquet", 5, "train/images/syn_00005.jpg")
+        "alpha", "train", shard_name(planted["alpha"]), 5, "train/images/syn_00005.jpg")
     assert first["match"]["path"] == "test/images/resized_00005.jpg" and first["phash"] == first["match"]["phash"]
 
     # The test set is untouched (its hashes are cached beside it, in .rsdata/).
@@ -325,8 +330,8 @@ def test_dedup_command_end_to_end(planted, tmp_path, capsys):
     assert kept_ids["beta"] == {f"syn_{i:05d}" for i in range(12, 20) if i != 13} | {"near_00007"}
 
     # Rows that stay are the source's rows, byte for byte, in order.
-    source_rows = pq.read_table(planted["beta"] / "data/train-00000-of-00001.parquet").to_pylist()
-    copy_rows = pq.read_table(out / "beta" / "data/train-00000-of-00001.parquet").to_pylist()
+    source_rows = pq.read_table(shard_path(planted["beta"])).to_pylist()
+    copy_rows = pq.read_table(shard_path(out / "beta")).to_pylist()
     assert copy_rows == [r for r in source_rows if ("beta", r["source_id"]) not in EXPECTED_REMOVALS]
 
 
@@ -355,8 +360,8 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
     tests = [("testset", planted["testset"])]
     reference = dedup.find_duplicates(sides, tests, progress=False)
     cache = planted["alpha"] / ".rsdata" / "phash"
-    assert sorted(p.name.split(".")[0] for p in cache.glob("*.npy")) == ["train-00000-of-00001",
-                                                                       "validation-00000-of-00001"]
+    assert sorted(p.name.split(".")[0] for p in cache.glob("*.npy")) == [
+        shard_path(planted["alpha"], "train").stem, shard_path(planted["alpha"], "validation").stem]
     calls = []
 
     def counting_hash(data, *, where="image"):
@@ -368,13 +373,13 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
     assert calls == [] and again.removals == reference.removals
 
     # A rebuilt shard (here: same bytes, new modification time) is hashed again, and only it.
-    shard = planted["beta"] / "data/train-00000-of-00001.parquet"
+    shard = shard_path(planted["beta"])
     stat = shard.stat()
     import os
 
     os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     third = dedup.find_duplicates(sides, tests, progress=False)
-    assert len(calls) == 12 and all(w.startswith("beta: data/train-00000-of-00001.parquet, row ") for w in calls)
+    assert len(calls) == 12 and all(w.startswith(f"beta: {shard_name(planted['beta'])}, row ") for w in calls)
     assert third.removals == reference.removals
     assert len(list((planted["beta"] / ".rsdata" / "phash").glob("train-*.npy"))) == 1  # the stale one is gone
 
@@ -418,13 +423,14 @@ def test_library_sides_with_splits_and_write_filtered_shards(planted, tmp_path):
     # A shard that loses no row is copied byte for byte.
     untouched = dedup.write_filtered_shards(planted["alpha"], [], tmp_path / "alpha", progress=False)
     assert untouched["validation"] == {"rows_before": 3, "removed": 0, "rows_after": 3}
-    for name in ("train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"):
-        assert (tmp_path / "alpha" / name).read_bytes() == (planted["alpha"] / "data" / name).read_bytes()
+    for split in ("train", "validation"):  # staged without the source build's digest
+        assert (tmp_path / "alpha" / f"{split}-00000-of-00001.parquet").read_bytes() == \
+            shard_path(planted["alpha"], split).read_bytes()
     report = dedup.removals_report(result.removals, result.max_distance)
     assert report["removed"] == 2 and report["removed_per_reason"]["near_duplicate_of_test"] == 2
 
     # A removal decided on other data is refused rather than applied to the wrong row.
-    moved = dedup.Removal(dedup.ImageRef("beta", "train", "data/train-00000-of-00001.parquet", 0, "not-this-one",
+    moved = dedup.Removal(dedup.ImageRef("beta", "train", shard_name(planted["beta"]), 0, "not-this-one",
                                          None, "0" * 16), "near_duplicate_in_corpus", removal.match, 0)
     with pytest.raises(DedupInputError, match="row 0: source_id is 'copy_of_00003' but the removal was decided"):
         dedup.write_filtered_shards(planted["beta"], [moved], tmp_path / "other", progress=False)
@@ -434,7 +440,8 @@ def test_bad_input_and_output_folders(planted, tmp_path, capsys):
     # An incomplete split (a shard missing) is refused, naming it.
     broken = tmp_path / "broken"
     shutil.copytree(planted["alpha"], broken)
-    (broken / "data/train-00000-of-00001.parquet").rename(broken / "data/train-00000-of-00002.parquet")
+    only = shard_path(broken)
+    only.rename(only.with_name(only.name.replace("-of-00001-", "-of-00002-")))
     with pytest.raises(SourceLayoutError, match=r"split 'train' is incomplete or mixed: .*missing \[1\]"):
         dedup.list_shards(broken)
     with pytest.raises(SourceLayoutError, match="holds no data/ folder"):
@@ -463,13 +470,13 @@ def test_corrupt_image_in_a_shard_names_shard_and_row(planted, tmp_path):
 
     damaged = tmp_path / "damaged"
     shutil.copytree(planted["testset"], damaged, ignore=shutil.ignore_patterns(".rsdata"))
-    shard = damaged / "data/test-00000-of-00001.parquet"
+    shard = shard_path(damaged, "test")
     table = pq.read_table(shard)
     images = table.column("image").to_pylist()
     images[2] = {"bytes": images[2]["bytes"][:200], "path": images[2]["path"]}
     column = pa.array(images, type=table.schema.field("image").type)
     pq.write_table(table.set_column(table.schema.get_field_index("image"), "image", column), shard)
-    with pytest.raises(DedupInputError, match=r"testset: data/test-00000-of-00001.parquet, row 2: the image "
+    with pytest.raises(DedupInputError, match=rf"testset: {shard_name(damaged, 'test')}, row 2: the image "
                                               "cannot be decoded"):
         dedup.find_duplicates([("alpha", planted["alpha"])], [("testset", damaged)], progress=False)
 
@@ -478,7 +485,7 @@ def test_output_shards_keep_schema_metadata_and_row_groups(planted, tmp_path):
     from rsdata.schema import ROW_GROUP_SIZE
 
     # A bigger shard: 250 rows in row groups of 100, written through the library with a few rows removed.
-    table = pq.read_table(planted["beta"] / "data/train-00000-of-00001.parquet")
+    table = pq.read_table(shard_path(planted["beta"]))
     rows = table.take(np.arange(250) % table.num_rows)
     big = tmp_path / "big"
     (big / "data").mkdir(parents=True)
@@ -490,11 +497,34 @@ def test_output_shards_keep_schema_metadata_and_row_groups(planted, tmp_path):
                               dedup.ImageRef("big", "train", "x", 0, None, None, "0" * 16), 0) for row in dropped]
     report = dedup.write_deduplicated(big, removals, tmp_path / "out", progress=False)
     assert report["rows_before"] == 250 and report["rows_after"] == 245 and report["source"] == "big"
-    written = pq.ParquetFile(tmp_path / "out/data/train-00000-of-00001.parquet")
+    written = pq.ParquetFile(shard_path(tmp_path / "out"))
     assert [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)] == [100, 100, 45]
     assert written.schema_arrow.equals(rows.schema, check_metadata=True)
     assert written.read().column("source_id").to_pylist() == [s for i, s in enumerate(source_ids)
                                                               if i not in dropped]
-    digest = hashlib.sha256((tmp_path / "out/data/train-00000-of-00001.parquet").read_bytes()).hexdigest()
+    digest = hashlib.sha256(shard_path(tmp_path / "out").read_bytes()).hexdigest()
     dedup.write_deduplicated(big, removals, tmp_path / "out", progress=False)
-    assert hashlib.sha256((tmp_path / "out/data/train-00000-of-00001.parquet").read_bytes()).hexdigest() == digest
+    assert hashlib.sha256(shard_path(tmp_path / "out").read_bytes()).hexdigest() == digest
+
+
+def test_a_rewritten_output_loads_afresh_and_an_emptied_split_is_left_out(planted, tmp_path):
+    import datasets
+
+    folder = planted["alpha"]
+    out = tmp_path / "copy"
+    dedup.write_deduplicated(folder, [], out, progress=False)
+    before = datasets.load_dataset(str(out))  # the default cache, as a user reads it
+    assert {split: len(rows) for split, rows in before.items()} == {"train": 10, "validation": 3}
+
+    # Every validation row removed: the second output has no validation split (no 0-row file, which datasets
+    # refuses), and loading the same folder again returns the new rows, not the cached earlier ones.
+    ids, _ = dedup.read_ids_and_paths(shard_path(folder, "validation"))
+    match = dedup.ImageRef("alpha", "train", shard_name(folder), 0, None, None, "0" * 16)
+    removals = [dedup.Removal(dedup.ImageRef("alpha", "validation", shard_name(folder, "validation"), row, source_id,
+                                             None, "0" * 16), "near_duplicate_in_corpus", match, 0)
+                for row, source_id in enumerate(ids)]
+    report = dedup.write_deduplicated(folder, removals, out, progress=False)
+    assert report["splits"]["validation"] == {"rows_before": 3, "removed": 3, "rows_after": 0}
+    after = datasets.load_dataset(str(out))
+    assert {split: len(rows) for split, rows in after.items()} == {"train": 10}
+    assert [p.name.split("-")[0] for p in sorted((out / "data").iterdir())] == ["train"]

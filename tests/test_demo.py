@@ -6,6 +6,7 @@ import json
 
 from rsdata.cli import main
 from rsdata.synthetic import CATEGORIES
+from tests.conftest import shard_path
 
 
 def test_demo_generates_converts_and_prints_the_load_line(tmp_path, capsys):
@@ -27,9 +28,9 @@ def test_demo_generates_converts_and_prints_the_load_line(tmp_path, capsys):
     assert set(report["objects_per_category"]) == set(CATEGORIES)
     assert report["skipped"] == []
 
-    first = (out / "dataset" / "data" / "train-00000-of-00001.parquet").read_bytes()
+    first = shard_path(out / "dataset").read_bytes()
     assert main(["demo", str(out), "--no-progress"]) == 0, "running the demo again works and gives the same data"
-    assert (out / "dataset" / "data" / "train-00000-of-00001.parquet").read_bytes() == first
+    assert shard_path(out / "dataset").read_bytes() == first
 
 
 def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from rsdata.cli import main
 from rsdata.formats import register_format
 from rsdata.formats.dota import DotaFormat
+from tests.conftest import shard_path
 
 
 @register_format
@@ -33,7 +34,7 @@ def test_dropped_objects_are_counted_in_report_and_card(dota_source, tmp_path):
     report = json.loads((out / "build_report.json").read_text())
     assert report["objects_dropped"] == {"region_below_min_area": 16}  # 8 images x 2
     assert "| region_below_min_area | 16 |" in (out / "README.md").read_text()
-    row = pq.read_table(out / "data" / "train-00000-of-00001.parquet").to_pylist()[0]
+    row = pq.read_table(shard_path(out)).to_pylist()[0]
     assert row["crs"] == "EPSG:32632" and row["geo_transform"][1] == 0.5
     assert row["footprint_wgs84"].startswith("POLYGON")
 
@@ -41,6 +42,6 @@ def test_dropped_objects_are_counted_in_report_and_card(dota_source, tmp_path):
 def test_plain_sources_leave_geo_columns_empty(dota_source, tmp_path):
     out = tmp_path / "out"
     assert main(["convert", "dota", str(dota_source), str(out), "--no-progress"]) == 0
-    row = pq.read_table(out / "data" / "train-00000-of-00001.parquet").to_pylist()[0]
+    row = pq.read_table(shard_path(out)).to_pylist()[0]
     assert (row["crs"], row["geo_transform"], row["footprint_wgs84"]) == (None, None, None)
     assert json.loads((out / "build_report.json").read_text())["objects_dropped"] == {}

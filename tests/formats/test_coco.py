@@ -335,13 +335,14 @@ def test_real_hrrsd_json_converts_to_missing_image_skips(tmp_path):
     (source / "images").mkdir()
     (source / "annotations" / "instances_trainval.json").symlink_to(real)
     out = tmp_path / "out"
-    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 0
+    # Every record left out: the build says so (exit 1) and its report lists them.
+    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 1
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 100}
     first = report["skipped"][0]
     assert first["path"].endswith("instances_trainval.json") and "(below the source root) does not exist" in first[
         "message"]
-    assert sum(pq.read_table(p).num_rows for p in (out / "data").glob("*.parquet")) == 0
+    assert not list(out.glob("data/*.parquet"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

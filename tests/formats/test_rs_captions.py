@@ -14,7 +14,7 @@ from rsdata import errors
 from rsdata.cli import main
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
 from rsdata.formats import get_format
-from tests.conftest import image_bytes, realdata
+from tests.conftest import image_bytes, realdata, shard_path
 from tests.formats.generators.rs_captions import write_source
 
 
@@ -100,12 +100,12 @@ def test_real_rsicd_image_through_karpathy_json_with_filepath(tmp_path):
     (source / "dataset_rsicd.json").write_text(json.dumps({"images": records}))
     out = tmp_path / "out"
     assert convert(source, out) == 0
-    train = pq.read_table(out / "data" / "train-00000-of-00001.parquet").to_pylist()
+    train = pq.read_table(shard_path(out, "train")).to_pylist()
     (row,) = train
     assert row["image"]["bytes"] == stadium.read_bytes() and row["image_encoding"] == "original"
     assert (row["width"], row["height"]) == (224, 224) and row["image"]["path"] == "RSICD_images/sub/stadium_1.jpg"
     assert row["captions"] == [f"a stadium with a green field {i} ." for i in range(5)]
-    (other,) = pq.read_table(out / "data" / "validation-00000-of-00001.parquet").to_pylist()
+    (other,) = pq.read_table(shard_path(out, "validation")).to_pylist()
     assert other["image"]["path"] == "RSICD_images/playground_2.jpg"  # filepath given but not there
     assert other["captions"] == ["a playground .", "  kept as written  "] and other["source_split"] == "val"
 
@@ -120,8 +120,7 @@ def test_generated_sources_in_both_layouts(tmp_path, layout):
     assert got == expected
     assert {len(c) for c in got.values()} == {3, 5, 6}
     assert any("café" in c for captions in got.values() for c in captions)
-    assert sorted(p.name for p in (out / "data").iterdir()) == [
-        "test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+    assert sorted(p.name.split("-")[0] for p in (out / "data").iterdir()) == ["test", "train", "validation"]
 
 
 def test_options_split_images_dir_and_layout(tmp_path):

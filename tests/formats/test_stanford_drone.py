@@ -222,7 +222,8 @@ def test_real_sample_counts_and_missing_frames_reported():
 def test_real_sample_converts_to_no_rows_and_reports_missing_images(tmp_path):
     root = realdata("sdd_annotations")
     out = tmp_path / "out"
-    assert main(["convert", "stanford_drone", str(root), str(out), "--no-progress", "--on-error", "skip"]) == 0
+    # Every record left out: exit 1, no dataset.
+    assert main(["convert", "stanford_drone", str(root), str(out), "--no-progress", "--on-error", "skip"]) == 1
     rows = [row for shard in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
     assert rows == []
     report = json.loads((out / "build_report.json").read_text())
