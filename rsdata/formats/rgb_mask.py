@@ -43,23 +43,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rsdata import errors
-from rsdata.errors import RecordError
 from rsdata.formats.base import register_format
 from rsdata.formats.index_mask import ClassTable, MaskFormat, MaskOptions, pack_colour
 
 COLOUR_TABLES: dict[str, ClassTable] = {}
 
 
-def _colour_table(name: str, entries: list[tuple[tuple[int, int, int], str]], default_ignore=()) -> None:
-    COLOUR_TABLES[name] = ClassTable(name, {pack_colour(*rgb): label for rgb, label in entries},
-                                     tuple(default_ignore), colours=True)
+def _colour_table(name: str, entries: list[tuple[tuple[int, int, int], str]], default_ignore=(), *,
+                  aliases: tuple[str, ...] = (), mmseg: str | None = None) -> None:
+    table = ClassTable(name, {pack_colour(*rgb): label for rgb, label in entries}, tuple(default_ignore),
+                       colours=True, mmseg=mmseg)
+    for key in (name, *aliases):
+        COLOUR_TABLES[key] = table
 
 
 _colour_table("isprs_rgb", [
     ((255, 255, 255), "impervious_surface"), ((0, 0, 255), "building"), ((0, 255, 255), "low_vegetation"),
     ((0, 255, 0), "tree"), ((255, 255, 0), "car"), ((255, 0, 0), "clutter"), ((0, 0, 0), "boundary"),
-], ["boundary"])
+], ["boundary"], aliases=("isprs",), mmseg="isprs_mmseg")
 _colour_table("isaid", [
     ((0, 0, 0), "unlabeled"), ((0, 0, 63), "ship"), ((0, 63, 63), "storage_tank"),
     ((0, 63, 0), "baseball_diamond"), ((0, 63, 127), "tennis_court"), ((0, 63, 191), "basketball_court"),
@@ -76,12 +77,11 @@ _colour_table("uavid", [
 _colour_table("loveda_rgb", [
     ((255, 255, 255), "background"), ((255, 0, 0), "building"), ((255, 255, 0), "road"), ((0, 0, 255), "water"),
     ((159, 129, 183), "barren"), ((0, 255, 0), "forest"), ((255, 195, 128), "agricultural"),
-])
+], mmseg="loveda")
 
 
 @dataclass(frozen=True)
 class RgbMaskOptions(MaskOptions):
-    classes: str = "isprs_rgb"
     tables = COLOUR_TABLES
 
 
@@ -105,13 +105,3 @@ class RgbMaskFormat(MaskFormat):
     options_class = RgbMaskOptions
     default_license = "other"
     mask_kind = "colour mask"
-
-    def read_objects(self, item, mask_info, window):
-        if mask_info.dtype != "uint8":
-            raise RecordError(item.annotation_path, f"colour mask holds {mask_info.dtype} values; expected 8-bit "
-                              "RGB", reason=errors.UNSUPPORTED_IMAGE)
-        pixels = self.read_mask_band(item, mask_info, window, 3)
-        packed, unknown = colours_to_classes(pixels, self.options.table)
-        if unknown is not None:
-            raise self.unknown_value_error(item, unknown[0], unknown[1], window)
-        return self.boxes_from_classes(item, packed, window)
