@@ -1,6 +1,6 @@
 """Single-channel label masks of class indices (LoveDA, ISPRS Potsdam/Vaihingen as mmsegmentation converts them),
 turned into boxes with m2b/1; and the machinery the mask formats share (:mod:`rsdata.formats.rgb_mask`,
-:mod:`rsdata.formats.isaid`).
+:mod:`rsdata.formats.isaid`): layouts, the ``layout`` option, class tables, tiling, reading index or colour masks.
 
 Layout: an image folder and a mask folder side by side, masks matching images by stem::
 
@@ -18,15 +18,42 @@ file ending (default ``.png``; ISPRS Potsdam ships ``top_potsdam_2_10_RGB.tif`` 
 image's (default: any image ending). When images and masks share one folder, files ending in ``mask_suffix``
 are masks, and ``exclude`` (comma list of file-name endings) leaves other files out.
 
+Split names given with ``--split`` match split folders whatever their case (``--split Train`` selects
+mmsegmentation's ``train``). Without ``--split``, a split folder none of whose images has a mask (LoveDA's
+``Test``, mmsegmentation's ``img_dir/test`` without ``ann_dir/test``) is left out, and the build report's source
+facts ("Splits left out") and the ``convert`` summary say so; named with ``--split``, its images are reported.
+
+Option ``layout`` (the mask formats share it; the Potsdam, Vaihingen and LoveDA recipes set ``auto``):
+
+- ``given`` (default): the folders and endings the options above name;
+- ``mmseg``: mmsegmentation's converted copy, ``<root>/img_dir/<split>/*.png`` + ``<root>/ann_dir/<split>/*.png``
+  (``tools/dataset_converters/{potsdam,vaihingen,loveda}.py``; splits ``train``, ``val`` (written as
+  ``validation``), LoveDA's ``test`` without masks). Its masks are index masks whatever the published ones are,
+  so the class table becomes the ``classes`` table's mmsegmentation counterpart: ``isprs_rgb`` -> ``isprs_mmseg``,
+  ``loveda`` and ``loveda_rgb`` -> ``loveda`` (the LoveDA converter moves the masks unchanged); a table without
+  one (``isaid``, ``uavid``) refuses the option. The options ``images``, ``masks``, ``image_suffix``,
+  ``mask_suffix`` and ``exclude`` are replaced;
+- ``auto``: ``mmseg`` when the source folder holds ``img_dir/`` and ``ann_dir/``, else ``given``.
+
+The layout read is recorded: the report's ``settings.format_options`` hold the options as read (``layout`` is
+``given`` or ``mmseg``, never ``auto``), its source facts a "Source layout" row (also on the card), and
+``convert`` prints it.
+
 Mask: one band of integer class indices (8-bit grey or palette PNG, TIFF), the same pixel size as its image
-(else ``object_outside_image`` naming both files). Built-in class tables (option ``classes``; values not in the
-table are an ``unknown_class`` error naming the mask, the value and its first pixel):
+(else ``object_outside_image`` naming both files). Option ``classes`` names the class table and is required: no
+table is assumed (a wrong one silently names every region wrongly), and the error lists the known tables. Values
+not in the table are an ``unknown_class`` error naming the mask, the value and its first pixel. Built-in tables:
 
 - ``loveda``: 0 no-data, 1 background, 2 building, 3 road, 4 water, 5 barren, 6 forest, 7 agricultural
   (LoveDA's ``masks_png``; the official loader subtracts 1 so that no-data becomes -1);
-- ``isprs_mmseg`` (also ``potsdam_mmseg``, ``vaihingen_mmseg``): 0 boundary (the eroded boundary of the
-  ``noBoundary`` labels), 1 impervious_surface, 2 building, 3 low_vegetation, 4 tree, 5 car, 6 clutter
-  (mmsegmentation's ``tools/dataset_converters/potsdam.py`` and ``vaihingen.py``).
+- ``isprs_mmseg`` (also ``isprs``, ``potsdam_mmseg``, ``vaihingen_mmseg``): 0 boundary (black: the eroded
+  boundary of the ``noBoundary`` labels, and any colour outside the table), 1 impervious_surface, 2 building,
+  3 low_vegetation, 4 tree, 5 car, 6 clutter, as mmsegmentation's ``tools/dataset_converters/potsdam.py`` and
+  ``vaihingen.py`` write them (its colour map is in BGR order, as ``mmcv.imread`` reads). mmsegmentation's
+  ``PotsdamDataset``/``ISPRSDataset`` then load them with ``reduce_zero_label`` (0 -> 255, 1..6 -> 0..5) to get
+  its six classes; the files hold 0..6.
+
+There is no ``classes=0:name,...`` form: a table is a named, documented declaration.
 
 ``ignore`` (comma list of class names or indices) names the classes that are not described; by default the
 table's no-data and boundary classes. ``min_area`` (pixels, default 1) drops smaller regions, counted in the

@@ -1,9 +1,12 @@
 """Colour-coded RGB label masks (ISPRS Potsdam/Vaihingen as published, iSAID ``*_instance_color_RGB.png``,
 UAVid), turned into boxes with m2b/1.
 
-Layout, tiling, image bands, georeferencing and the options ``ignore``, ``min_area``, ``tile``, ``overlap``,
-``images``, ``masks``, ``image_suffix``, ``mask_suffix``, ``exclude``, ``bands`` and ``percentiles`` are those
-of :mod:`rsdata.formats.index_mask` (read its docstring). Typical layouts::
+Layout, split folders without masks, tiling, image bands, georeferencing and the options ``layout``, ``ignore``,
+``min_area``, ``tile``, ``overlap``, ``images``, ``masks``, ``image_suffix``, ``mask_suffix``, ``exclude``,
+``bands`` and ``percentiles`` are those of :mod:`rsdata.formats.index_mask` (read its docstring). With
+``layout=mmseg`` (or ``auto`` finding ``img_dir/`` + ``ann_dir/``) the source is mmsegmentation's converted copy,
+whose masks are index masks: ``classes=isprs_rgb`` then reads them with ``isprs_mmseg`` (the recipes
+``potsdam`` and ``vaihingen`` do this). Typical layouts::
 
     ISPRS Potsdam    <root>/2_Ortho_RGB/top_potsdam_2_10_RGB.tif + <root>/5_Labels_all/top_potsdam_2_10_label.tif
                      -o images=2_Ortho_RGB -o masks=5_Labels_all -o image_suffix=_RGB.tif -o mask_suffix=_label.tif
@@ -16,9 +19,10 @@ of :mod:`rsdata.formats.index_mask` (read its docstring). Typical layouts::
                      -o images=Images -o masks=Labels       (split: uavid_train, uavid_val)
 
 Mask: three bands (a fourth, alpha, is not read) of 8-bit RGB; every colour must be in the class table (option
-``classes``), else ``unknown_class`` naming the mask, the colour and its first pixel. Built-in colour tables:
+``classes``, required: no table is assumed, and the error lists the known ones), else ``unknown_class`` naming
+the mask, the colour and its first pixel. Built-in colour tables:
 
-- ``isprs_rgb``: (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255) low_vegetation,
+- ``isprs_rgb`` (also ``isprs``): (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255) low_vegetation,
   (0, 255, 0) tree, (255, 255, 0) car, (255, 0, 0) clutter, (0, 0, 0) boundary (the black eroded boundary of
   the ``noBoundary`` labels; ignored by default). ISPRS 2D semantic labelling benchmark.
 - ``isaid``: (0, 0, 0) unlabeled (ignored by default) and the 15 classes of the iSAID devkit's ``labels.py``:
