@@ -198,6 +198,12 @@ def summary(result) -> str:
         f"objects into {len(report.shards)} shard(s) in {result.output} "
         f"({result.seconds:.1f} s; {result.shards_resumed} shard(s) already done).",
     ]
+    for layout in report.source_facts.get("Source layout", []):  # the mask formats say which layout they read
+        lines.append(f"Source layout: {layout['layout']} ({layout['what']}; asked: {layout['asked']}): images in "
+                     f"{layout['images']}, masks in {layout['masks']} (*{layout['mask_ending']}), class table "
+                     f"{layout['classes']}.")
+    for left_out in report.source_facts.get("Splits left out", []):
+        lines.append(f"Left out split {left_out['split']} ({left_out['images']} image(s)): {left_out['reason']}.")
     if report.objects_per_category:
         top = sorted(report.objects_per_category.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ", ".join(f"{name} {count}" for name, count in top[:8])

@@ -1,6 +1,6 @@
 """Single-channel label masks of class indices (LoveDA, ISPRS Potsdam/Vaihingen as mmsegmentation converts them),
 turned into boxes with m2b/1; and the machinery the mask formats share (:mod:`rsdata.formats.rgb_mask`,
-:mod:`rsdata.formats.isaid`).
+:mod:`rsdata.formats.isaid`): layouts, the ``layout`` option, class tables, tiling, reading index or colour masks.
 
 Layout: an image folder and a mask folder side by side, masks matching images by stem::
 
@@ -18,15 +18,42 @@ file ending (default ``.png``; ISPRS Potsdam ships ``top_potsdam_2_10_RGB.tif`` 
 image's (default: any image ending). When images and masks share one folder, files ending in ``mask_suffix``
 are masks, and ``exclude`` (comma list of file-name endings) leaves other files out.
 
+Split names given with ``--split`` match split folders whatever their case (``--split Train`` selects
+mmsegmentation's ``train``). Without ``--split``, a split folder none of whose images has a mask (LoveDA's
+``Test``, mmsegmentation's ``img_dir/test`` without ``ann_dir/test``) is left out, and the build report's source
+facts ("Splits left out") and the ``convert`` summary say so; named with ``--split``, its images are reported.
+
+Option ``layout`` (the mask formats share it; the Potsdam, Vaihingen and LoveDA recipes set ``auto``):
+
+- ``given`` (default): the folders and endings the options above name;
+- ``mmseg``: mmsegmentation's converted copy, ``<root>/img_dir/<split>/*.png`` + ``<root>/ann_dir/<split>/*.png``
+  (``tools/dataset_converters/{potsdam,vaihingen,loveda}.py``; splits ``train``, ``val`` (written as
+  ``validation``), LoveDA's ``test`` without masks). Its masks are index masks whatever the published ones are,
+  so the class table becomes the ``classes`` table's mmsegmentation counterpart: ``isprs_rgb`` -> ``isprs_mmseg``,
+  ``loveda`` and ``loveda_rgb`` -> ``loveda`` (the LoveDA converter moves the masks unchanged); a table without
+  one (``isaid``, ``uavid``) refuses the option. The options ``images``, ``masks``, ``image_suffix``,
+  ``mask_suffix`` and ``exclude`` are replaced;
+- ``auto``: ``mmseg`` when the source folder holds ``img_dir/`` and ``ann_dir/``, else ``given``.
+
+The layout read is recorded: the report's ``settings.format_options`` hold the options as read (``layout`` is
+``given`` or ``mmseg``, never ``auto``), its source facts a "Source layout" row (also on the card), and
+``convert`` prints it.
+
 Mask: one band of integer class indices (8-bit grey or palette PNG, TIFF), the same pixel size as its image
-(else ``object_outside_image`` naming both files). Built-in class tables (option ``classes``; values not in the
-table are an ``unknown_class`` error naming the mask, the value and its first pixel):
+(else ``object_outside_image`` naming both files). Option ``classes`` names the class table and is required: no
+table is assumed (a wrong one silently names every region wrongly), and the error lists the known tables. Values
+not in the table are an ``unknown_class`` error naming the mask, the value and its first pixel. Built-in tables:
 
 - ``loveda``: 0 no-data, 1 background, 2 building, 3 road, 4 water, 5 barren, 6 forest, 7 agricultural
   (LoveDA's ``masks_png``; the official loader subtracts 1 so that no-data becomes -1);
-- ``isprs_mmseg`` (also ``potsdam_mmseg``, ``vaihingen_mmseg``): 0 boundary (the eroded boundary of the
-  ``noBoundary`` labels), 1 impervious_surface, 2 building, 3 low_vegetation, 4 tree, 5 car, 6 clutter
-  (mmsegmentation's ``tools/dataset_converters/potsdam.py`` and ``vaihingen.py``).
+- ``isprs_mmseg`` (also ``isprs``, ``potsdam_mmseg``, ``vaihingen_mmseg``): 0 boundary (black: the eroded
+  boundary of the ``noBoundary`` labels, and any colour outside the table), 1 impervious_surface, 2 building,
+  3 low_vegetation, 4 tree, 5 car, 6 clutter, as mmsegmentation's ``tools/dataset_converters/potsdam.py`` and
+  ``vaihingen.py`` write them (its colour map is in BGR order, as ``mmcv.imread`` reads). mmsegmentation's
+  ``PotsdamDataset``/``ISPRSDataset`` then load them with ``reduce_zero_label`` (0 -> 255, 1..6 -> 0..5) to get
+  its six classes; the files hold 0..6.
+
+There is no ``classes=0:name,...`` form: a table is a named, documented declaration.
 
 ``ignore`` (comma list of class names or indices) names the classes that are not described; by default the
 table's no-data and boundary classes. ``min_area`` (pixels, default 1) drops smaller regions, counted in the
@@ -46,6 +73,7 @@ Licences differ per dataset (LoveDA CC BY-NC-SA 4.0, ISPRS benchmark terms); the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +103,8 @@ class ClassTable:
     labels: Mapping[int, str]
     default_ignore: tuple[str, ...] = ()
     colours: bool = False
+    #: The index table of mmsegmentation's converted copy of the dataset (``layout=mmseg``), if it has one.
+    mmseg: str | None = None
 
     def describe_value(self, value: int) -> str:
         return f"colour {unpack_colour(value)}" if self.colours else f"value {value}"
@@ -95,15 +125,35 @@ INDEX_TABLES: dict[str, ClassTable] = {}
 
 
 def _index_table(name: str, labels: Sequence[str], default_ignore: Sequence[str], *aliases: str) -> None:
-    table = ClassTable(name, dict(enumerate(labels)), tuple(default_ignore))
+    table = ClassTable(name, dict(enumerate(labels)), tuple(default_ignore), mmseg=name)
     for key in (name, *aliases):
         INDEX_TABLES[key] = table
 
 
+# mmsegmentation's LoveDA converter moves the published masks unchanged, so both copies share one table.
 _index_table("loveda", ["no-data", "background", "building", "road", "water", "barren", "forest", "agricultural"],
              ["no-data"])
 _index_table("isprs_mmseg", ["boundary", "impervious_surface", "building", "low_vegetation", "tree", "car",
-                             "clutter"], ["boundary"], "potsdam_mmseg", "vaihingen_mmseg")
+                             "clutter"], ["boundary"], "isprs", "potsdam_mmseg", "vaihingen_mmseg")
+
+#: Values of option ``layout``.
+LAYOUTS = ("given", "mmseg", "auto")
+#: mmsegmentation's converted copies: ``img_dir/<split>/*.png`` + ``ann_dir/<split>/*.png``.
+MMSEG_IMAGES, MMSEG_MASKS = "img_dir", "ann_dir"
+
+
+def known_tables(tables: Mapping[str, ClassTable]) -> str:
+    """``name (also alias, ...): listing; ...`` for an error message: every table a ``classes`` option accepts."""
+    names: dict[int, list[str]] = {}
+    for key, table in tables.items():
+        names.setdefault(id(table), []).append(key)
+    entries = []
+    for keys in sorted(names.values(), key=lambda k: tables[k[0]].name):
+        table = tables[keys[0]]
+        aliases = [k for k in keys if k != table.name]
+        classes = ", ".join(table.labels.values()) if table.colours else table.listing()
+        entries.append(table.name + (f" (also {', '.join(aliases)})" if aliases else "") + f": {classes}")
+    return "; ".join(entries)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -151,6 +201,7 @@ class MaskOptions:
     """Options of the mask formats, as ``-o key=value`` strings; checked and converted on creation."""
 
     classes: str = ""
+    layout: str = "given"
     ignore: str | None = None
     min_area: int | str = 1
     tile: int | str | None = None
@@ -164,13 +215,21 @@ class MaskOptions:
     percentiles: tuple[float, float] | str = (2.0, 98.0)
 
     tables: ClassVar[Mapping[str, ClassTable]] = INDEX_TABLES
-    default_classes: ClassVar[str] = ""
 
     def __post_init__(self):
-        classes = self.classes or self.default_classes
-        if classes not in self.tables:
-            raise OptionError(f"option classes={self.classes!r}: expected one of {', '.join(sorted(self.tables))}")
-        object.__setattr__(self, "classes", classes)
+        known = self._accepted_tables()
+        if not self.classes:
+            raise OptionError(f"option classes is required: no class table is assumed, since a wrong one names "
+                              f"every region wrongly. Give -o classes=NAME (or convert with a dataset recipe, "
+                              f"recipes/datasets/*.yaml, which names it); known tables: {known_tables(known)}")
+        if self.classes not in known:
+            raise OptionError(f"option classes={self.classes!r}: expected one of {', '.join(sorted(known))} "
+                              f"({known_tables(known)})")
+        if self.layout not in LAYOUTS:
+            raise OptionError(f"option layout={self.layout!r}: expected one of {', '.join(LAYOUTS)}")
+        if self.layout != "given" and known[self.classes].mmseg is None:
+            raise OptionError(f"option layout={self.layout}: class table {self.classes!r} has no "
+                              "mmsegmentation-converted copy; use layout=given")
         object.__setattr__(self, "min_area", _positive_int("min_area", self.min_area))
         if self.tile is not None and str(self.tile).lower() not in ("", "none"):
             object.__setattr__(self, "tile", _positive_int("tile", self.tile))
@@ -193,9 +252,18 @@ class MaskOptions:
             raise OptionError("option mask_suffix='': expected the mask files' ending, e.g. .png or _label.tif")
         self.ignored_values()  # checks the names now, naming the table's classes
 
+    def _accepted_tables(self) -> Mapping[str, ClassTable]:
+        # mmsegmentation's copy of a colour-mask dataset holds index masks: its table is an index table.
+        return {**self.tables, **INDEX_TABLES} if self.layout == "mmseg" else self.tables
+
     @property
     def table(self) -> ClassTable:
-        return self.tables[self.classes]
+        return self._accepted_tables()[self.classes]
+
+    def for_mmseg(self) -> "MaskOptions":
+        """These options read mmsegmentation's converted copy: its folders, PNG endings and index table."""
+        return dataclasses.replace(self, layout="mmseg", classes=self.table.mmseg, images=MMSEG_IMAGES,
+                                   masks=MMSEG_MASKS, image_suffix="", mask_suffix=".png", exclude="")
 
     def ignored_values(self) -> frozenset[int]:
         table = self.table
@@ -220,7 +288,7 @@ class MaskOptions:
 
 @dataclass(frozen=True)
 class IndexMaskOptions(MaskOptions):
-    classes: str = "loveda"
+    pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,9 +311,17 @@ class MaskFormat(SourceFormat):
 
     # -- listing ---------------------------------------------------------------------------------------------
 
+    def __init__(self, options=None):
+        super().__init__(options)
+        #: The ``layout`` asked for; ``list_items`` resolves ``auto`` and replaces the options by those it read.
+        self.asked_layout = self.options.layout
+        #: Split folders left out because none of their images has a mask (set by ``list_items``).
+        self.splits_left_out: list[dict] = []
+
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         from rsdata.raster import read_raster_info
 
+        self._resolve_layout(root)
         pairs = self._pairs(root, splits)
         items = []
         for pair in pairs:
@@ -272,27 +348,48 @@ class MaskFormat(SourceFormat):
             return [(0, 0, width, height)]
         return tile_windows(width, height, self.options.tile, self.options.overlap)
 
+    def _resolve_layout(self, root: Path) -> None:
+        options = self.options
+        if options.layout == "mmseg" or (options.layout == "auto" and _is_mmseg_copy(root)):
+            self.options = options.for_mmseg()
+        elif options.layout == "auto":
+            self.options = dataclasses.replace(options, layout="given")
+
     def _pairs(self, root: Path, splits: Sequence[str] | None) -> list[_Pair]:
         options = self.options
         if not root.is_dir():
             raise SourceLayoutError(f"source folder {root} does not exist or is not a folder")
         image_dirs = _folders_named(root, options.images, (options.images, options.masks))
         if not image_dirs:
+            also = (f"; layout=auto also looked for mmsegmentation's converted copy, <root>/{MMSEG_IMAGES}/ beside "
+                    f"<root>/{MMSEG_MASKS}/" if self.asked_layout == "auto" else "")
             raise SourceLayoutError(
                 f"no '{options.images}/' folder in {root} nor below it; expected <root>/{options.images}/ beside "
                 f"<root>/{options.masks}/ (or <root>/<split>/{options.images}/; name the folders with "
-                f"-o images=NAME -o masks=NAME)")
+                f"-o images=NAME -o masks=NAME){also}")
+        # Split names match folders whatever their case: LoveDA's Train is mmsegmentation's train.
+        asked = {s.casefold() for s in splits} if splits else None
         found: dict[str | None, list[_Pair]] = {}
         for image_dir in image_dirs:
             above = image_dir.parent.relative_to(root).parts
-            if above and splits and above[0] not in splits:
-                continue  # a split not asked for (LoveDA's Test has no masks)
+            if above and asked and above[0].casefold() not in asked:
+                continue  # a split not asked for
             mask_dir = image_dir.parent / options.masks
-            if not mask_dir.is_dir():
+            if not mask_dir.is_dir() and (asked or not above):
                 raise SourceLayoutError(f"no mask folder {mask_dir} beside {image_dir}; expected the {self.mask_kind}"
                                         f"s there (or name the folder with -o masks=NAME)")
             for pair in self._pairs_in(root, image_dir, mask_dir, above):
                 found.setdefault(pair.split, []).append(pair)
+        self.splits_left_out = []
+        if not asked:
+            for split in sorted(s for s in found if s is not None):
+                if not any(pair.mask_path for pair in found[split]):
+                    self.splits_left_out.append({
+                        "split": split, "images": len(found.pop(split)),
+                        "reason": f"no {self.mask_kind}s, so left out (as LoveDA's Test, published without them)"})
+            if not found:
+                raise SourceLayoutError(f"no {self.mask_kind}s in {root}: every split folder lacks them "
+                                        f"({', '.join(s['split'] for s in self.splits_left_out)})")
         named = sorted(s for s in found if s is not None)
         if None in found:  # images directly in the folders: one split, named by --split
             if splits and len(splits) > 1:
@@ -300,10 +397,10 @@ class MaskFormat(SourceFormat):
                                   "most one --split to name it")
             found[splits[0] if splits else "train"] = found.pop(None) + found.get(splits[0] if splits else "train", [])
         elif splits:
-            missing = [s for s in splits if s not in found]
+            missing = [s for s in splits if s.casefold() not in {n.casefold() for n in named}]
             if missing:
                 raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(named)}")
-            found = {s: found[s] for s in splits}
+            found = {s: found[s] for s in named if s.casefold() in asked}
         pairs = []
         for split in sorted(found):
             hub_split_name(split)
@@ -409,8 +506,45 @@ class MaskFormat(SourceFormat):
         return encode_png(read_rgb8(item.image_path, window, self.options.bands, self.options.percentiles))
 
     def read_objects(self, item: SourceItem, mask_info, window) -> tuple[tuple[ObjectAnnotation, ...], int]:
-        """The window's objects (in window coordinates) and how many regions ``min_area`` dropped."""
-        raise NotImplementedError
+        """The window's objects (in window coordinates) and how many regions ``min_area`` dropped. The class
+        table says how the mask is read: mmsegmentation's copy of a colour-mask dataset holds index masks."""
+        if self.options.table.colours:
+            return self.colour_objects(item, mask_info, window)
+        return self.index_objects(item, mask_info, window)
+
+    def index_objects(self, item: SourceItem, mask_info, window) -> tuple[tuple[ObjectAnnotation, ...], int]:
+        from rsdata.captions.m2b import unknown_values
+
+        mask = self.read_mask_band(item, mask_info, window, 1)[0]
+        unknown = unknown_values(mask, self.options.table.labels)
+        if unknown:
+            value, pixel = unknown[0]
+            raise self.unknown_value_error(item, int(value), pixel, window)
+        return self.boxes_from_classes(item, mask, window)
+
+    def colour_objects(self, item: SourceItem, mask_info, window) -> tuple[tuple[ObjectAnnotation, ...], int]:
+        from rsdata.formats.rgb_mask import colours_to_classes
+
+        if mask_info.dtype != "uint8":
+            raise RecordError(item.annotation_path, f"colour mask holds {mask_info.dtype} values; expected 8-bit "
+                              "RGB", reason=errors.UNSUPPORTED_IMAGE)
+        pixels = self.read_mask_band(item, mask_info, window, 3)
+        packed, unknown = colours_to_classes(pixels, self.options.table)
+        if unknown is not None:
+            raise self.unknown_value_error(item, unknown[0], unknown[1], window)
+        return self.boxes_from_classes(item, packed, window)
+
+    def source_facts(self, vocabulary) -> Mapping[str, list[dict]]:
+        """The layout read (``layout=auto`` says which it found) and the split folders left out."""
+        options = self.options
+        what = ("mmsegmentation's converted copy" if options.layout == "mmseg"
+                else "the folders the format options name")
+        facts = {"Source layout": [{
+            "layout": options.layout, "asked": self.asked_layout, "what": what, "images": f"{options.images}/",
+            "masks": f"{options.masks}/", "mask_ending": options.mask_suffix, "classes": options.table.name}]}
+        if self.splits_left_out:
+            facts["Splits left out"] = list(self.splits_left_out)
+        return facts
 
     # -- helpers for subclasses --------------------------------------------------------------------------------
 
@@ -445,6 +579,10 @@ class MaskFormat(SourceFormat):
         return read_window(item.annotation_path, window, tuple(range(1, bands + 1)))
 
 
+def _is_mmseg_copy(root: Path) -> bool:
+    return (root / MMSEG_IMAGES).is_dir() and (root / MMSEG_MASKS).is_dir()
+
+
 def _min_area_reason() -> str:
     from rsdata.captions.m2b import MIN_AREA_REASON
 
@@ -470,13 +608,3 @@ class IndexMaskFormat(MaskFormat):
     options_class = IndexMaskOptions
     default_license = "other"
     mask_kind = "label mask"
-
-    def read_objects(self, item, mask_info, window):
-        from rsdata.captions.m2b import unknown_values
-
-        mask = self.read_mask_band(item, mask_info, window, 1)[0]
-        unknown = unknown_values(mask, self.options.table.labels)
-        if unknown:
-            value, pixel = unknown[0]
-            raise self.unknown_value_error(item, int(value), pixel, window)
-        return self.boxes_from_classes(item, mask, window)

@@ -1,9 +1,12 @@
 """Colour-coded RGB label masks (ISPRS Potsdam/Vaihingen as published, iSAID ``*_instance_color_RGB.png``,
 UAVid), turned into boxes with m2b/1.
 
-Layout, tiling, image bands, georeferencing and the options ``ignore``, ``min_area``, ``tile``, ``overlap``,
-``images``, ``masks``, ``image_suffix``, ``mask_suffix``, ``exclude``, ``bands`` and ``percentiles`` are those
-of :mod:`rsdata.formats.index_mask` (read its docstring). Typical layouts::
+Layout, split folders without masks, tiling, image bands, georeferencing and the options ``layout``, ``ignore``,
+``min_area``, ``tile``, ``overlap``, ``images``, ``masks``, ``image_suffix``, ``mask_suffix``, ``exclude``,
+``bands`` and ``percentiles`` are those of :mod:`rsdata.formats.index_mask` (read its docstring). With
+``layout=mmseg`` (or ``auto`` finding ``img_dir/`` + ``ann_dir/``) the source is mmsegmentation's converted copy,
+whose masks are index masks: ``classes=isprs_rgb`` then reads them with ``isprs_mmseg`` (the recipes
+``potsdam`` and ``vaihingen`` do this). Typical layouts::
 
     ISPRS Potsdam    <root>/2_Ortho_RGB/top_potsdam_2_10_RGB.tif + <root>/5_Labels_all/top_potsdam_2_10_label.tif
                      -o images=2_Ortho_RGB -o masks=5_Labels_all -o image_suffix=_RGB.tif -o mask_suffix=_label.tif
@@ -16,9 +19,10 @@ of :mod:`rsdata.formats.index_mask` (read its docstring). Typical layouts::
                      -o images=Images -o masks=Labels       (split: uavid_train, uavid_val)
 
 Mask: three bands (a fourth, alpha, is not read) of 8-bit RGB; every colour must be in the class table (option
-``classes``), else ``unknown_class`` naming the mask, the colour and its first pixel. Built-in colour tables:
+``classes``, required: no table is assumed, and the error lists the known ones), else ``unknown_class`` naming
+the mask, the colour and its first pixel. Built-in colour tables:
 
-- ``isprs_rgb``: (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255) low_vegetation,
+- ``isprs_rgb`` (also ``isprs``): (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255) low_vegetation,
   (0, 255, 0) tree, (255, 255, 0) car, (255, 0, 0) clutter, (0, 0, 0) boundary (the black eroded boundary of
   the ``noBoundary`` labels; ignored by default). ISPRS 2D semantic labelling benchmark.
 - ``isaid``: (0, 0, 0) unlabeled (ignored by default) and the 15 classes of the iSAID devkit's ``labels.py``:
@@ -43,23 +47,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rsdata import errors
-from rsdata.errors import RecordError
 from rsdata.formats.base import register_format
 from rsdata.formats.index_mask import ClassTable, MaskFormat, MaskOptions, pack_colour
 
 COLOUR_TABLES: dict[str, ClassTable] = {}
 
 
-def _colour_table(name: str, entries: list[tuple[tuple[int, int, int], str]], default_ignore=()) -> None:
-    COLOUR_TABLES[name] = ClassTable(name, {pack_colour(*rgb): label for rgb, label in entries},
-                                     tuple(default_ignore), colours=True)
+def _colour_table(name: str, entries: list[tuple[tuple[int, int, int], str]], default_ignore=(), *,
+                  aliases: tuple[str, ...] = (), mmseg: str | None = None) -> None:
+    table = ClassTable(name, {pack_colour(*rgb): label for rgb, label in entries}, tuple(default_ignore),
+                       colours=True, mmseg=mmseg)
+    for key in (name, *aliases):
+        COLOUR_TABLES[key] = table
 
 
 _colour_table("isprs_rgb", [
     ((255, 255, 255), "impervious_surface"), ((0, 0, 255), "building"), ((0, 255, 255), "low_vegetation"),
     ((0, 255, 0), "tree"), ((255, 255, 0), "car"), ((255, 0, 0), "clutter"), ((0, 0, 0), "boundary"),
-], ["boundary"])
+], ["boundary"], aliases=("isprs",), mmseg="isprs_mmseg")
 _colour_table("isaid", [
     ((0, 0, 0), "unlabeled"), ((0, 0, 63), "ship"), ((0, 63, 63), "storage_tank"),
     ((0, 63, 0), "baseball_diamond"), ((0, 63, 127), "tennis_court"), ((0, 63, 191), "basketball_court"),
@@ -76,12 +81,11 @@ _colour_table("uavid", [
 _colour_table("loveda_rgb", [
     ((255, 255, 255), "background"), ((255, 0, 0), "building"), ((255, 255, 0), "road"), ((0, 0, 255), "water"),
     ((159, 129, 183), "barren"), ((0, 255, 0), "forest"), ((255, 195, 128), "agricultural"),
-])
+], mmseg="loveda")
 
 
 @dataclass(frozen=True)
 class RgbMaskOptions(MaskOptions):
-    classes: str = "isprs_rgb"
     tables = COLOUR_TABLES
 
 
@@ -105,13 +109,3 @@ class RgbMaskFormat(MaskFormat):
     options_class = RgbMaskOptions
     default_license = "other"
     mask_kind = "colour mask"
-
-    def read_objects(self, item, mask_info, window):
-        if mask_info.dtype != "uint8":
-            raise RecordError(item.annotation_path, f"colour mask holds {mask_info.dtype} values; expected 8-bit "
-                              "RGB", reason=errors.UNSUPPORTED_IMAGE)
-        pixels = self.read_mask_band(item, mask_info, window, 3)
-        packed, unknown = colours_to_classes(pixels, self.options.table)
-        if unknown is not None:
-            raise self.unknown_value_error(item, unknown[0], unknown[1], window)
-        return self.boxes_from_classes(item, packed, window)

@@ -76,7 +76,7 @@ def test_real_loveda_and_potsdam_match_opencv_and_get_five_captions(tmp_path):
 
 def test_real_loveda_tiles_at_image_edges(tmp_path):
     loveda = realdata("loveda_masks")
-    fmt = get_format("index_mask").from_option_strings({"tile": "600", "overlap": "0.25"})
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda", "tile": "600", "overlap": "0.25"})
     items = [i for i in fmt.list_items(loveda, None) if i.source_id == "0"]
     # stride 450 over 1024: tiles at 0 and 424 (the last moved back to end at the edge)
     assert [i.window for i in items] == [(0, 0, 600, 600), (424, 0, 600, 600), (0, 424, 600, 600),
@@ -116,7 +116,7 @@ def small_mask(value_at=None) -> np.ndarray:
 
 
 GOOD = [
-    ("default table", {}, {"background": 1, "building": 1, "water": 1}, {}),
+    ("table default ignore", {}, {"background": 1, "building": 1, "water": 1}, {}),
     ("ignore by name", {"ignore": "no-data,background"}, {"building": 1, "water": 1}, {}),
     ("ignore by index", {"ignore": "0,1,4"}, {"building": 1}, {}),
     ("min area drops the building", {"min_area": "100", "ignore": "0"}, {"background": 1, "water": 1},
@@ -127,7 +127,7 @@ GOOD = [
 @pytest.mark.parametrize("name,options,expected,dropped", GOOD, ids=[row[0] for row in GOOD])
 def test_good_masks(tmp_path, name, options, expected, dropped):
     write_pair(tmp_path, "a", small_mask())
-    fmt = get_format("index_mask").from_option_strings(options)
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda", **options})
     (item,) = fmt.list_items(tmp_path, None)
     record = fmt.parse(item)
     assert Counter(o.category for o in record.objects) == expected
@@ -137,7 +137,7 @@ def test_good_masks(tmp_path, name, options, expected, dropped):
 
 def test_empty_mask_gives_no_objects(tmp_path):
     write_pair(tmp_path, "a", np.zeros((48, 64), dtype=np.uint8))
-    fmt = get_format("index_mask")()
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda"})
     assert fmt.parse(fmt.list_items(tmp_path, None)[0]).objects == ()
 
 
@@ -161,7 +161,7 @@ BAD = [
 @pytest.mark.parametrize("name,make,reason,fragments", BAD, ids=[row[0] for row in BAD])
 def test_bad_input_names_files_and_problem(tmp_path, name, make, reason, fragments):
     make(tmp_path)
-    fmt = get_format("index_mask")()
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda"})
     (item,) = fmt.list_items(tmp_path, None)
     with pytest.raises(RecordError) as caught:
         fmt.parse(item)
@@ -171,8 +171,9 @@ def test_bad_input_names_files_and_problem(tmp_path, name, make, reason, fragmen
 
 
 BAD_OPTIONS = [
-    ({"classes": "cityscapes"}, "classes='cityscapes': expected one of isprs_mmseg, loveda"),
-    ({"ignore": "sky"}, "'sky' is not a class of table 'loveda'"),
+    ({"classes": "cityscapes"}, "classes='cityscapes': expected one of isprs, isprs_mmseg, loveda"),
+    ({"classes": "loveda", "ignore": "sky"}, "'sky' is not a class of table 'loveda'"),
+    ({"classes": "loveda", "layout": "voc"}, "layout='voc': expected one of given, mmseg, auto"),
     ({"tile": "0"}, "tile='0'"),
     ({"overlap": "1"}, "overlap='1'"),
     ({"min_area": "x"}, "min_area='x'"),
@@ -186,12 +187,12 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize("options,fragment", BAD_OPTIONS, ids=[next(iter(o)) for o, _ in BAD_OPTIONS])
 def test_bad_options(options, fragment):
     with pytest.raises(OptionError) as caught:
-        get_format("index_mask").from_option_strings(options)
+        get_format("index_mask").from_option_strings({"classes": "loveda", **options})
     assert fragment in str(caught.value)
 
 
 def test_layouts(tmp_path):
-    fmt = get_format("index_mask")()
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda"})
     with pytest.raises(SourceLayoutError, match="no 'img_dir/' folder"):
         fmt.list_items(tmp_path, None)
     (tmp_path / "only" / "img_dir").mkdir(parents=True)
@@ -212,7 +213,8 @@ def test_layouts(tmp_path):
     write_pair(published / "Train" / "Urban", "1366", small_mask(), images="images_png", masks="masks_png")
     write_pair(published / "Train" / "Rural", "0", small_mask(), images="images_png", masks="masks_png")
     write_pair(published / "Val" / "Rural", "2522", small_mask(), images="images_png", masks="masks_png")
-    loveda = get_format("index_mask").from_option_strings({"images": "images_png", "masks": "masks_png"})
+    loveda = get_format("index_mask").from_option_strings({"classes": "loveda", "images": "images_png",
+                                                           "masks": "masks_png"})
     items = loveda.list_items(published, None)
     assert [(i.split, i.source_id) for i in items] == [("Train", "0"), ("Train", "1366"), ("Val", "2522")]
 

@@ -72,12 +72,12 @@ def isprs_mask():
 
 def test_isprs_colours_and_ignore(tmp_path):
     write_pair(tmp_path, isprs_mask())
-    fmt = get_format("rgb_mask").from_option_strings({"images": "top", "masks": "gts"})
+    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts"})
     record = fmt.parse(fmt.list_items(tmp_path, None)[0])
     assert [(o.category, o.bbox) for o in record.objects] == [
         ("building", (10.0, 10.0, 30.0, 20.0)), ("car", (5.0, 30.0, 8.0, 40.0)),
         ("impervious_surface", (0.0, 1.0, 64.0, 48.0))]  # ordered by packed colour, as m2b/1 orders indices
-    fmt = get_format("rgb_mask").from_option_strings({"images": "top", "masks": "gts",
+    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts",
                                                       "ignore": "boundary,impervious_surface"})
     assert [o.category for o in fmt.parse(fmt.list_items(tmp_path, None)[0]).objects] == ["building", "car"]
 
@@ -86,7 +86,7 @@ def test_unknown_colour_names_mask_colour_and_pixel(tmp_path):
     mask = isprs_mask()
     mask[44, 61] = (1, 2, 3)
     write_pair(tmp_path, mask)
-    fmt = get_format("rgb_mask").from_option_strings({"images": "top", "masks": "gts", "tile": "32"})
+    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts", "tile": "32"})
     items = fmt.list_items(tmp_path, None)
     assert [i.window for i in items][-1] == (32, 16, 32, 32)
     with pytest.raises(RecordError) as caught:
@@ -100,7 +100,7 @@ def test_unknown_colour_names_mask_colour_and_pixel(tmp_path):
 def test_grey_mask_and_size_mismatch(tmp_path):
     write_pair(tmp_path / "grey", np.zeros((48, 64), dtype=np.uint8))
     write_pair(tmp_path / "size", isprs_mask(), image=image_bytes(64, 40, fmt="PNG"))
-    fmt = get_format("rgb_mask").from_option_strings({"images": "top", "masks": "gts"})
+    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts"})
     with pytest.raises(RecordError) as caught:
         fmt.parse(fmt.list_items(tmp_path / "grey", None)[0])
     assert caught.value.reason == errors.UNSUPPORTED_IMAGE and "1 band(s)" in str(caught.value)
@@ -113,7 +113,7 @@ def test_grey_mask_and_size_mismatch(tmp_path):
 def test_tables_and_options():
     assert set(COLOUR_TABLES) >= {"isprs_rgb", "isaid", "uavid", "loveda_rgb"}
     assert len(COLOUR_TABLES["isaid"].labels) == 16 and len(COLOUR_TABLES["uavid"].labels) == 8
-    with pytest.raises(OptionError, match="classes='loveda': expected one of isaid, isprs_rgb"):
+    with pytest.raises(OptionError, match="classes='loveda': expected one of isaid, isprs, isprs_rgb"):
         get_format("rgb_mask").from_option_strings({"classes": "loveda"})
     with pytest.raises(OptionError, match="'Car' is not a class of table 'uavid'"):
         get_format("rgb_mask").from_option_strings({"classes": "uavid", "ignore": "Car"})
@@ -123,7 +123,7 @@ def test_generated_source_round_trip(tmp_path):
     from tests.formats.generators.rgb_mask import write_source
 
     expected = write_source(tmp_path / "src", 10, seed=2)
-    rows, _ = convert(tmp_path / "src", tmp_path / "out", "images=top", "masks=gts_for_participants",
-                      fmt="rgb_mask")
+    rows, _ = convert(tmp_path / "src", tmp_path / "out", "classes=isprs_rgb", "images=top",
+                      "masks=gts_for_participants", fmt="rgb_mask")
     assert Counter(o["category"] for r in rows for o in r["objects"]) == expected
     assert all(len(r["captions"]) == 5 for r in rows)

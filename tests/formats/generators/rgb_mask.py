@@ -43,3 +43,8 @@ def write_source(root: Path, num_images: int, *, seed: int = 0, images: bool = T
         if images:
             (root / "top" / f"G{index:05d}.png").write_bytes(picture)
     return counts
+
+
+def format_options(root: Path) -> dict[str, str]:
+    """The options that read :func:`write_source`'s tree (the parse benchmark uses them)."""
+    return {"classes": "isprs_rgb", "images": "top", "masks": "gts_for_participants"}
