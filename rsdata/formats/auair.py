@@ -32,7 +32,8 @@ The JSON (UTF-8)::
   heights of 0 occur in the full release and are kept as written; negative ones are errors (``bad_number``).
 - ``class`` is an index into the file's ``categories`` list (names, or COCO-style ``{"id", "name"}`` objects);
   without ``categories`` the dataset's documented table applies: 0 Human, 1 Car, 2 Truck, 3 Van, 4 Motorbike,
-  5 Bicycle, 6 Bus, 7 Trailer. The record's category is that name as written ("Human").
+  5 Bicycle, 6 Bus, 7 Trailer. The record's category is that name as written ("Human"). An integer outside the
+  list is ``unknown_class``; a ``class`` that is not an integer is ``bad_number``.
 - The image size key is ``image_width``/``image_height`` in the example subset and ``image_width:`` (with a
   trailing colon) in the full release; both spellings are read. The declared size is checked (a positive number)
   and used to report a box lying entirely outside the frame with its record; the build still clips boxes to the
@@ -236,7 +237,7 @@ def _parse_box(box: Any, where: str, categories: Sequence[str], path: Path) -> O
     label = int(label)
     if not 0 <= label < len(categories):
         raise RecordError(path, f"{where}.class is {label}, not an index into categories "
-                          f"({_category_table(categories)})", reason=errors.BAD_NUMBER)
+                          f"({_category_table(categories)})", reason=errors.UNKNOWN_CLASS)
     return ObjectAnnotation(category=categories[label], bbox=(left, top, left + width, top + height))
 
 

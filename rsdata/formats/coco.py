@@ -49,8 +49,9 @@ annotation's 1-based position in the ``annotations`` array (the message repeats 
 an image entry the message names its position in ``images`` and its id. A ``file_name`` that is absolute (``/x.jpg``,
 ``C:\\x.jpg``) or has a ``..`` part would lead outside the image folder: ``malformed_line`` (backslashes count as
 folder separators, as in files written on Windows), like a missing or duplicated image id, a
-missing ``category_id`` or an unusable ``bbox``/``segmentation``; a category id not in ``categories``, a negative
-width or height or a non-finite number is ``bad_number``. Images whose file is missing are ``missing_image``;
+missing ``category_id`` or an unusable ``bbox``/``segmentation``; a category id not in ``categories`` is
+``unknown_class``; a ``category_id`` that cannot be an id, a negative width or height or a non-finite number is
+``bad_number``. Images whose file is missing are ``missing_image``;
 annotations whose ``image_id`` matches no image entry are reported once per image id as ``missing_image``.
 An image entry without annotations gives an image with nothing to describe (``no_objects``). A file that is not
 JSON, or lacks the ``images``/``annotations``/``categories`` lists or well-formed categories, is a layout error.
@@ -382,11 +383,15 @@ def annotation_object(annotation: Any, position: int, index: CocoIndex, keep_cro
         return None
     if "category_id" not in annotation:
         raise RecordError(path, f"{where} has no category_id", reason=errors.MALFORMED_LINE, line=line)
-    category = index.categories.get(_id_key(annotation["category_id"]))
+    key = _id_key(annotation["category_id"])
+    category = index.categories.get(key)
     if category is None:
         known = ", ".join(sorted(index.categories, key=_natural)[:20])
+        if key is None:
+            raise RecordError(path, f"{where}: category_id is {annotation['category_id']!r}, not an id (a whole "
+                              f"number or text) of 'categories' (ids: {known})", reason=errors.BAD_NUMBER, line=line)
         raise RecordError(path, f"{where}: category_id {annotation['category_id']!r} is not in 'categories' "
-                          f"(ids: {known})", reason=errors.BAD_NUMBER, line=line)
+                          f"(ids: {known})", reason=errors.UNKNOWN_CLASS, line=line)
     bbox = annotation.get("bbox")
     segmentation = annotation.get("segmentation")
     polygons = segmentation if isinstance(segmentation, list) else []
