@@ -115,3 +115,58 @@ def test_a_numeric_class_id_outside_the_class_table_is_unknown_class(tmp_path, n
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"].get("unknown_class", 0) >= 1, report["skipped_per_reason"]
     assert "bad_number" not in report["skipped_per_reason"]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def _index_mask(root: Path) -> list[str]:
+    from tests.formats.generators import index_mask
+
+    index_mask.write_source(root, 2)
+    _truncate(_first(root / "ann_dir", "*.png"))
+    return ["index_mask", "-o", "classes=loveda"]
+
+
+def _rgb_mask(root: Path) -> list[str]:
+    from tests.formats.generators import rgb_mask
+
+    rgb_mask.write_source(root, 2)
+    _truncate(_first(root / "gts_for_participants", "*.png"))
+    return ["rgb_mask", "-o", "images=top", "-o", "masks=gts_for_participants"]
+
+
+def _isaid(root: Path) -> list[str]:
+    from tests.formats.generators import isaid
+
+    isaid.write_source(root, 2)
+    _truncate(_first(root / "train" / "images", "*_instance_color_RGB.png"))
+    return ["isaid"]
+
+
+def _isaid_instances(root: Path) -> list[str]:
+    from tests.formats.generators import isaid
+
+    isaid.write_source(root, 2)
+    _truncate(_first(root / "train" / "images", "*_instance_id_RGB.png"))
+    return ["isaid", "-o", "boxes=instances"]
+
+
+TRUNCATED_MASKS = {"index_mask": _index_mask, "rgb_mask": _rgb_mask, "isaid colour mask": _isaid,
+                   "isaid instance mask": _isaid_instances}
+
+
+@pytest.mark.parametrize("name", list(TRUNCATED_MASKS))
+def test_a_truncated_png_mask_is_corrupt_image_not_an_unknown_class(tmp_path, name, capsys):
+    source, out = tmp_path / "src", tmp_path / "out"
+    fmt, *options = TRUNCATED_MASKS[name](source)
+    assert main(["convert", fmt, str(source), str(out), *options, "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert "PNG is truncated" in error and "under corrupt_image)" in error, error
+    assert main(["convert", fmt, str(source), str(out), *options, "--on-error", "skip", "--no-progress"]) == 0
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["skipped_per_reason"] == {"corrupt_image": 1}, report["skipped_per_reason"]
+    (skipped,) = report["skipped"]
+    assert skipped["path"].endswith(".png") and "PNG is truncated" in skipped["message"]
