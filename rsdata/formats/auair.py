@@ -184,8 +184,9 @@ class AuairFormat(SourceFormat):
             raise RecordError(path, f"{where} is {type(record).__name__} {_short(record)}, not an object with "
                               "image_name and bbox", reason=errors.MALFORMED_LINE)
         if _image_name_of(record) is None:
-            raise RecordError(path, f"{where} has no image_name (a file name in the images folder): "
-                              f"{_short(record)}", reason=errors.MALFORMED_LINE)
+            raise RecordError(path, f"{where}{_image_name_problem(record)}; expected a file name in the images folder "
+                              f"(such as frame_20190829091111_x_0001973.jpg): {_short(record)}",
+                              reason=errors.MALFORMED_LINE)
         if item.image_path is None:
             raise RecordError(path, f"{where} names image {item.image_name}, which does not exist",
                               reason=errors.MISSING_IMAGE)
@@ -274,6 +275,17 @@ def _image_name_of(record: Any) -> str | None:
                 PurePosixPath(name).parts:
             return name
     return None
+
+
+def _image_name_problem(record: dict) -> str:
+    """What is wrong with a record's image_name that :func:`_image_name_of` refused (continues "annotations[N]")."""
+    if "image_name" not in record:
+        return " has no image_name"
+    name = record["image_name"]
+    if not isinstance(name, str) or not name.strip():
+        return f".image_name is {_short(name)}, not a file name"
+    return (f".image_name {name!r} leads outside the images folder (an absolute path or a '..' part; AU-AIR names "
+            "its frames in one flat folder)")
 
 
 def _source_id(name: str) -> str:

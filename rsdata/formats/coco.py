@@ -181,6 +181,13 @@ def _id_key(value: Any) -> str | None:
     return None
 
 
+def _entry_summary(entry: Any) -> str:
+    """An image entry in a message: its id as written and its file name."""
+    if not isinstance(entry, dict):
+        return repr(entry)
+    return f"id {entry.get('id')!r}, file_name {entry.get('file_name')!r}"
+
+
 def _parse_file(path: Path) -> CocoIndex:
     hint = "a COCO annotation file is one JSON object with the lists 'images', 'annotations' and 'categories'"
     try:
@@ -326,9 +333,11 @@ class CocoFormat(SourceFormat):
         position, image = entries[0]
         where = f"image entry images[{position}]"
         if len(entries) > 1:
-            others = ", ".join(f"images[{p}]" for p, _ in entries[1:])
-            raise RecordError(path, f"{where}: image id {item.source_id} appears again at {others}; image ids must be "
-                              "unique", reason=errors.MALFORMED_LINE)
+            shared = ", ".join(f"images[{p}] ({_entry_summary(e)})" for p, e in entries)
+            raise RecordError(path, f"image entries {shared} have the same id {item.source_id} (ids are compared as "
+                              f"text: 7 and \"7\" are one id), so the annotations with image_id {item.source_id} "
+                              "belong to none of them; give each image entry an id of its own",
+                              reason=errors.MALFORMED_LINE)
         if not isinstance(image, dict) or _id_key(image.get("id")) is None:
             raise RecordError(path, f"{where} has no usable 'id' (a number or text): {image!r}",
                               reason=errors.MALFORMED_LINE)

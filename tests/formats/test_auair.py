@@ -177,6 +177,16 @@ def test_missing_image_missing_record_duplicates_and_nameless_records(tmp_path):
     assert caught.value.reason == errors.MISSING_ANNOTATION and "frame_1.jpg" in str(caught.value)
 
 
+def test_an_image_name_leading_outside_the_images_folder_is_named_as_such(tmp_path, capsys):
+    path = write_tree(tmp_path / "src", [record([box()], image_name="frame_0.jpg"),
+                                         record([box()], image_name="../frame_1.jpg")])
+    assert main(["convert", "auair", str(tmp_path / "src"), str(tmp_path / "out"), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert (f"{path}: annotations[1].image_name '../frame_1.jpg' leads outside the images folder (an absolute path "
+            "or a '..' part") in error
+    assert "expected a file name in the images folder" in error and "has no image_name" not in error
+
+
 def test_layouts_publisher_flat_and_options(tmp_path):
     published = tmp_path / "published"
     write_tree(published, [record([box()], image_name="frame_0.jpg")], images=("frame_0.jpg",), layout="published")
