@@ -16,7 +16,8 @@ What it owns:
 - :func:`window_georeference`: the CRS, the window's own geotransform and its footprint in WGS84.
 
 Errors: a missing file is :class:`~rsdata.errors.RecordError` ``missing_image``, a file GDAL cannot read (or a
-truncated or damaged PNG or JPEG, which GDAL would decode without complaint) ``corrupt_image``, a band list the raster does not have ``unsupported_image``; each names the file.
+truncated or damaged PNG or JPEG, which GDAL would decode without complaint) ``corrupt_image``, a band list the
+raster does not have ``unsupported_image``; each names the file.
 rasterio's ``NotGeoreferencedWarning`` (plain PNG and JPEG files) is silenced here: such imagery simply has
 no georeferencing (``crs``, ``transform`` None).
 """

@@ -23,8 +23,8 @@ MOT file ``_gt.txt`` has the same boxes except some partly out-of-view ones (in 
 out_of_view = 3), writes 1 in the two attribute columns and -1 for the category. Option ``gt`` chooses the file:
 ``whole`` (default: every annotated box) or ``mot`` (the MOT file's boxes; their categories are looked up by
 target_id in the sequence's ``_gt_whole.txt``, whose absence is ``missing_annotation``). Objects are labelled
-"car", "truck" and "bus"; another integer category is ``unknown_class``. Ignore regions live only in ``_gt_ignore.txt``, which is never read, so they are not
-described (captions.md, b2c/1). A frame without ground-truth rows has nothing to describe (``no_objects``).
+"car", "truck" and "bus"; another integer category is ``unknown_class``. Ignore regions live only in
+``_gt_ignore.txt``, which is never read, so they are not described (captions.md, b2c/1). A frame without ground-truth rows has nothing to describe (``no_objects``).
 
 Frames: the sequences are 30 frames-per-second video, so neighbouring frames are near-duplicates; option
 ``frame_stride`` (default 10, i.e. three frames a second) keeps frames 1, 1 + stride, 1 + 2 * stride, ... of every
