@@ -34,7 +34,8 @@ Errors: a file of zero bytes, or with no box line, is ``empty_label_file`` (ever
 dataset lists at least one box); a line that is not ``(x1,y1),(x2,y2),c`` is ``malformed_line``; a coordinate
 that is not a finite number, a class id that is not a whole number, or a bottom-right corner above or left of
 the top-left one is ``bad_number``; a whole-number class id outside 1-10 is ``unknown_class``. Images with no
-ground-truth file are ``missing_annotation``; ground-truth files with no image ``missing_image``. Real samples checked: 10 ground-truth files from the dataset (shared realdata
+ground-truth file are ``missing_annotation``; ground-truth files with no image ``missing_image``. Real samples
+checked: 10 ground-truth files from the dataset (shared realdata
 ``nwpu_vhr10_txt``, without images). The helpers for two-corner boxes and text label files defined here are shared
 by the LEVIR and RSOD formats.
 

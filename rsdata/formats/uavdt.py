@@ -24,7 +24,8 @@ out_of_view = 3), writes 1 in the two attribute columns and -1 for the category.
 ``whole`` (default: every annotated box) or ``mot`` (the MOT file's boxes; their categories are looked up by
 target_id in the sequence's ``_gt_whole.txt``, whose absence is ``missing_annotation``). Objects are labelled
 "car", "truck" and "bus"; another integer category is ``unknown_class``. Ignore regions live only in
-``_gt_ignore.txt``, which is never read, so they are not described (captions.md, b2c/1). A frame without ground-truth rows has nothing to describe (``no_objects``).
+``_gt_ignore.txt``, which is never read, so they are not described (captions.md, b2c/1). A frame without
+ground-truth rows has nothing to describe (``no_objects``).
 
 Frames: the sequences are 30 frames-per-second video, so neighbouring frames are near-duplicates; option
 ``frame_stride`` (default 10, i.e. three frames a second) keeps frames 1, 1 + stride, 1 + 2 * stride, ... of every
