@@ -84,6 +84,7 @@ class ConvertOptions:
     tile_overlap: float = 0.0  # shapes output; share of a tile's side that overlaps the next tile, in [0, 1)
     tile_keep_share: float = 0.5  # shapes output; an object is in a tile when this share of its box is
     names: Mapping[str, Any] | None = None  # shapes output; label -> caption name (a recipe's name map)
+    closed_names: bool = False  # shapes output; names lists every class: another label is unknown_class
     source_name: str | None = None  # shapes output; default: the format's name
     license: str | None = None  # shapes output; default: the format's default licence
     on_error: str = "raise"  # "skip" leaves bad records out and counts them
@@ -104,7 +105,9 @@ class ConvertOptions:
         if self.names is not None:
             from rsdata.captions import CategoryVocabulary
 
-            CategoryVocabulary(self.names)  # rejects malformed entries now, naming the label
+            CategoryVocabulary(self.names, closed=self.closed_names)  # rejects malformed entries now
+        elif self.closed_names:
+            raise OptionError("closed_names needs names: the name map that lists every class")
         if self.tile is not None and self.tile < 1:
             raise OptionError(f"--tile must be a positive number of pixels, got {self.tile}")
         if not 0.0 <= self.tile_overlap < 1.0:
@@ -366,7 +369,7 @@ class _ShardJob:
         self.output = output
         self.extra_features = dict(plan.extra_features or {})
         self.schema = output_arrow_schema(self.extra_features)
-        self.vocabulary = CategoryVocabulary(options.names)
+        self.vocabulary = CategoryVocabulary(options.names, closed=options.closed_names)
         unknown = [c for c in source_format.counted_columns if c not in self.extra_features]
         if unknown:
             raise ValueError(f"format {source_format.name!r} counts column(s) {', '.join(unknown)} that it does not "
@@ -427,6 +430,7 @@ class _ShardJob:
         """
         options = self.options
         where = record.annotation_path or record.image_path
+        self.vocabulary.check_labels(record.objects, where)  # a recipe's closed class list rejects the whole record
         if options.tile is not None and record.human_captions:
             raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
         if options.tile is None:

@@ -21,8 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except RecordError as error:
         print(f"error: {error} [{error.reason}]", file=sys.stderr)
-        print("       (run with --on-error skip to leave such records out and count them in the report)",
-              file=sys.stderr)
+        print(f"       (run with --on-error skip to leave such records out and count them in the report, under "
+              f"{error.reason})", file=sys.stderr)
         return 1
     except OptionError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -125,11 +125,13 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
+    closed_names = False
     if args.format.endswith((".yaml", ".yml")):
         from rsdata.recipe import load_dataset_recipe
 
         recipe = load_dataset_recipe(args.format)
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
+        closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
     for pair in args.option:
         key, sep, value = pair.partition("=")
@@ -141,6 +143,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         max_side=args.max_side, max_pixels=args.max_pixels, reencode_format=args.reencode_format,
         verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile,
         tile_overlap=args.overlap, tile_keep_share=args.tile_keep_share, names=names,
+        closed_names=closed_names,
         source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
         num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
     result = convert(format_name, args.source, args.output, options, format_options)

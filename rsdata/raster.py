@@ -15,8 +15,9 @@ What it owns:
 - :func:`encode_png`;
 - :func:`window_georeference`: the CRS, the window's own geotransform and its footprint in WGS84.
 
-Errors: a missing file is :class:`~rsdata.errors.RecordError` ``missing_image``, a file GDAL cannot read
-``corrupt_image``, a band list the raster does not have ``unsupported_image``; each names the file.
+Errors: a missing file is :class:`~rsdata.errors.RecordError` ``missing_image``, a file GDAL cannot read (or a
+truncated or damaged PNG or JPEG, which GDAL would decode without complaint) ``corrupt_image``, a band list the
+raster does not have ``unsupported_image``; each names the file.
 rasterio's ``NotGeoreferencedWarning`` (plain PNG and JPEG files) is silenced here: such imagery simply has
 no georeferencing (``crs``, ``transform`` None).
 """
@@ -183,11 +184,22 @@ def _read_window(path: Path, dataset, window: Window, bands: Sequence[int] | Non
     whole = _whole_image(path, dataset)
     if whole is not None:
         return whole[[b - 1 for b in bands], y:y + h, x:x + w].copy()
+    _check_not_truncated(path, dataset)
     try:
         return dataset.read(list(bands), window=RioWindow(x, y, w, h))
     except RasterioIOError as exc:
         raise RecordError(path, f"raster data is damaged ({_gdal_message(exc)})", reason=errors.CORRUPT_IMAGE) \
             from None
+
+
+def _check_not_truncated(path: Path, dataset) -> None:
+    """GDAL decodes a truncated or damaged PNG or JPEG without an error, giving whatever its buffer held for the
+    missing rows (in a mask: class values that look like unknown classes); so such files get the structure check
+    of :mod:`rsdata.images` (end marker, PNG chunk checksums) before their pixels are read: ``corrupt_image``."""
+    if dataset.driver in ("PNG", "JPEG"):
+        from rsdata.images import _check_structure  # the one structure check; private there, shared here
+
+        _check_structure(path, path.read_bytes(), dataset.driver)
 
 
 _WHOLE_IMAGE_CACHE: dict[tuple, np.ndarray] = {}
@@ -206,6 +218,7 @@ def _whole_image(path: Path, dataset) -> np.ndarray | None:
     if cached is None:
         from rasterio.errors import RasterioIOError
 
+        _check_not_truncated(path, dataset)
         try:
             cached = dataset.read()
         except RasterioIOError as exc:

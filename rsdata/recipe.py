@@ -14,6 +14,8 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     names:                              # source label -> caption name: a singular, or {singular, plural}
       airplane: airplane                #   (class_folders: class folder -> prompt name, e.g. aGrass: grass)
       Expressway-Service-area: expressway service area
+    closed_names: true                  # optional (default true): names lists every class the dataset has, so a
+                                        #   label outside it is unknown_class; false when names only renames some
     license: other                      # a Hub licence id
     license_note: academic use only     # optional: what "other" means
     homepage: https://...
@@ -54,6 +56,7 @@ class DatasetRecipe:
     citation: str
     format_options: Mapping[str, str] = field(default_factory=dict)
     names: Mapping[str, Any] = field(default_factory=dict)
+    closed_names: bool = True
     license_note: str = ""
     notes: str = ""
     path: Path | None = None
@@ -64,11 +67,16 @@ class DatasetRecipe:
 
         return get_format(self.format).from_option_strings(self.format_options)
 
+    @property
+    def lists_classes(self) -> bool:
+        """Whether the name map lists every class (closed): not when it is empty or ``closed_names: false``."""
+        return self.closed_names and bool(self.names)
+
     def vocabulary(self):
-        """The caption vocabulary of the recipe's name map."""
+        """The caption vocabulary of the recipe's name map (closed when :attr:`lists_classes`)."""
         from rsdata.captions import CategoryVocabulary
 
-        return CategoryVocabulary(self.names)
+        return CategoryVocabulary(self.names, closed=self.lists_classes)
 
 
 def read_recipe_yaml(path: Path):
@@ -104,6 +112,8 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
     for name in ("name", "title", "format", "layout", "license", "homepage", "citation", "license_note", "notes"):
         if name in data and not isinstance(data[name], str):
             raise RecipeError(f"{path}: field {name!r} must be text, got {data[name]!r}")
+    if "closed_names" in data and not isinstance(data["closed_names"], bool):
+        raise RecipeError(f"{path}: field 'closed_names' must be true or false, got {data['closed_names']!r}")
     for name in ("splits", "format_options", "names"):
         if name in data and not isinstance(data[name], dict):
             raise RecipeError(f"{path}: field {name!r} must be a mapping, got {data[name]!r}")

@@ -13,6 +13,10 @@ an indefinite article chosen by sound ("a ship", "an airplane"). Conventions:
   ...) and otherwise from the ``inflect`` library. A name is pluralised on its head word: the last word before any
   preposition ("place with trees" -> "places with trees", "low vegetation" -> "low vegetation").
 - **Articles** come from :data:`ARTICLE_OVERRIDES` (keyed by the first word) and otherwise from ``inflect``.
+- **Closed vocabularies**: a name map that lists every class of a dataset (a recipe's, unless it says
+  ``closed_names: false``) is *closed*: a label outside it is not a class of the dataset, so it never becomes a
+  caption word. :meth:`CategoryVocabulary.check_labels` rejects a record holding one as ``unknown_class``; the
+  build calls it on every record before making any of its rows.
 
 ``inflect`` is imported lazily: importing it takes about two seconds, which ``import rsdata`` must not pay. Every
 result is cached per label, so after warm-up :meth:`CategoryVocabulary.name` is one dictionary lookup.
@@ -23,9 +27,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Mapping, Union
+from pathlib import Path
+from typing import Iterable, Mapping, Union
 
-from rsdata.errors import OptionError
+from rsdata import errors
+from rsdata.errors import OptionError, RecordError
 
 #: A name-map value: the singular, ``(singular, plural)``, or ``{"singular": ..., "plural": ...}``.
 NameSpec = Union[str, tuple[str, str], Mapping[str, str]]
@@ -160,12 +166,16 @@ class CategoryVocabulary:
     """Maps source labels to :class:`CategoryName`, with explicit ``names`` overriding the default.
 
     The name map is checked when the vocabulary is made (a bad entry raises :class:`~rsdata.errors.OptionError`);
-    plurals and articles are worked out on first use of each label and cached.
+    plurals and articles are worked out on first use of each label and cached. ``closed=True`` says the map lists
+    every class (see :meth:`check_labels`); a closed vocabulary needs a non-empty map.
     """
 
-    def __init__(self, names: Mapping[str, NameSpec] | None = None):
+    def __init__(self, names: Mapping[str, NameSpec] | None = None, *, closed: bool = False):
         self._explicit = {label: _parse_spec(label, spec) for label, spec in (names or {}).items()}
         self._cache: dict[str, CategoryName] = {}
+        if closed and not self._explicit:
+            raise OptionError("a closed vocabulary (closed_names) needs a name map that lists the classes")
+        self.closed = closed
 
     def name(self, label: str) -> CategoryName:
         """The caption name of a source label."""
@@ -188,5 +198,20 @@ class CategoryVocabulary:
         """Whether the name map gives ``label`` an explicit name (else :meth:`name` derives the default)."""
         return label in self._explicit
 
+    def check_labels(self, objects: Iterable, path: str | Path) -> None:
+        """Raise ``unknown_class`` (naming ``path``, the object's line, the label and the listed classes) for the
+        first object whose ``category`` a closed vocabulary does not list; an open vocabulary accepts any."""
+        if not self.closed:
+            return
+        for obj in objects:
+            if obj.category not in self._explicit:
+                listed = sorted(self._explicit)
+                shown = ", ".join(listed[:30]) + (f" and {len(listed) - 30} more" if len(listed) > 30 else "")
+                raise RecordError(path, f"class {obj.category!r} is not one of the {len(listed)} classes the "
+                                  f"recipe's names list ({shown}); add it to the recipe's names, or set "
+                                  "closed_names: false if the names only rename some labels",
+                                  reason=errors.UNKNOWN_CLASS, line=obj.source_line)
+
     def __repr__(self) -> str:
-        return f"CategoryVocabulary({len(self._explicit)} explicit names)"
+        closed = ", closed" if self.closed else ""
+        return f"CategoryVocabulary({len(self._explicit)} explicit names{closed})"

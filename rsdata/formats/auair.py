@@ -32,7 +32,8 @@ The JSON (UTF-8)::
   heights of 0 occur in the full release and are kept as written; negative ones are errors (``bad_number``).
 - ``class`` is an index into the file's ``categories`` list (names, or COCO-style ``{"id", "name"}`` objects);
   without ``categories`` the dataset's documented table applies: 0 Human, 1 Car, 2 Truck, 3 Van, 4 Motorbike,
-  5 Bicycle, 6 Bus, 7 Trailer. The record's category is that name as written ("Human").
+  5 Bicycle, 6 Bus, 7 Trailer. The record's category is that name as written ("Human"). An integer outside the
+  list is ``unknown_class``; a ``class`` that is not an integer is ``bad_number``.
 - The image size key is ``image_width``/``image_height`` in the example subset and ``image_width:`` (with a
   trailing colon) in the full release; both spellings are read. The declared size is checked (a positive number)
   and used to report a box lying entirely outside the frame with its record; the build still clips boxes to the
@@ -183,8 +184,9 @@ class AuairFormat(SourceFormat):
             raise RecordError(path, f"{where} is {type(record).__name__} {_short(record)}, not an object with "
                               "image_name and bbox", reason=errors.MALFORMED_LINE)
         if _image_name_of(record) is None:
-            raise RecordError(path, f"{where} has no image_name (a file name in the images folder): "
-                              f"{_short(record)}", reason=errors.MALFORMED_LINE)
+            raise RecordError(path, f"{where}{_image_name_problem(record)}; expected a file name in the images folder "
+                              f"(such as frame_20190829091111_x_0001973.jpg): {_short(record)}",
+                              reason=errors.MALFORMED_LINE)
         if item.image_path is None:
             raise RecordError(path, f"{where} names image {item.image_name}, which does not exist",
                               reason=errors.MISSING_IMAGE)
@@ -236,7 +238,7 @@ def _parse_box(box: Any, where: str, categories: Sequence[str], path: Path) -> O
     label = int(label)
     if not 0 <= label < len(categories):
         raise RecordError(path, f"{where}.class is {label}, not an index into categories "
-                          f"({_category_table(categories)})", reason=errors.BAD_NUMBER)
+                          f"({_category_table(categories)})", reason=errors.UNKNOWN_CLASS)
     return ObjectAnnotation(category=categories[label], bbox=(left, top, left + width, top + height))
 
 
@@ -273,6 +275,17 @@ def _image_name_of(record: Any) -> str | None:
                 PurePosixPath(name).parts:
             return name
     return None
+
+
+def _image_name_problem(record: dict) -> str:
+    """What is wrong with a record's image_name that :func:`_image_name_of` refused (continues "annotations[N]")."""
+    if "image_name" not in record:
+        return " has no image_name"
+    name = record["image_name"]
+    if not isinstance(name, str) or not name.strip():
+        return f".image_name is {_short(name)}, not a file name"
+    return (f".image_name {name!r} leads outside the images folder (an absolute path or a '..' part; AU-AIR names "
+            "its frames in one flat folder)")
 
 
 def _source_id(name: str) -> str:

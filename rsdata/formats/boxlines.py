@@ -46,6 +46,16 @@ def parse_coordinate(raw: str, name: str, path: Path, number: int) -> float:
     return value
 
 
+def class_id_reason(raw: str) -> str:
+    """The reason of a class id that the class table does not list: ``unknown_class`` for a whole number (a class
+    the table lacks), ``bad_number`` for text that is not one."""
+    try:
+        int(raw)
+    except ValueError:
+        return errors.BAD_NUMBER
+    return errors.UNKNOWN_CLASS
+
+
 def check_corner_order(x1: float, y1: float, x2: float, y2: float, path: Path, number: int) -> None:
     """A bottom-right corner above or left of the top-left one is a ``bad_number`` error (swapped values)."""
     if x2 < x1 or y2 < y1:

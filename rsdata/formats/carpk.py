@@ -19,7 +19,8 @@ Annotation file: one car per line, space-separated::
 
 Corners are 0-based *inclusive* pixel coordinates (integers in the releases; decimals are accepted): boxes that
 touch the bottom of CARPK's 720-pixel-high frames end at y2 = 719. So the box is ``(x1, y1, x2 + 1, y2 + 1)``.
-``class`` is always 1, car (the label "car"); any other value is an error (``bad_number``). Blank lines, a
+``class`` is always 1, car (the label "car"); another whole number is ``unknown_class``, anything else
+``bad_number``. Blank lines, a
 byte-order mark and CRLF endings are accepted. A file with no lines gives an image with nothing to describe
 (``no_objects``). Nothing is excluded: both datasets annotate cars only.
 
@@ -48,7 +49,7 @@ from rsdata.formats.base import (
     read_text_file,
     register_format,
 )
-from rsdata.formats.boxlines import parse_coordinate
+from rsdata.formats.boxlines import class_id_reason, parse_coordinate
 from rsdata.records import ImageRecord, ObjectAnnotation, Provenance
 
 CAR = "car"
@@ -183,5 +184,5 @@ def _checked_line(fields: list[str], line: str, path: Path, number: int) -> Obje
                           "y1 <= y2", reason=errors.BAD_NUMBER, line=number)
     if fields[4] != "1":
         raise RecordError(path, f"class is {fields[4]!r}; CARPK and PUCPR+ annotate cars only (class 1)",
-                          reason=errors.BAD_NUMBER, line=number)
+                          reason=class_id_reason(fields[4]), line=number)
     return ObjectAnnotation(category=CAR, bbox=(x1, y1, x2 + 1, y2 + 1), source_line=number)

@@ -49,8 +49,9 @@ annotation's 1-based position in the ``annotations`` array (the message repeats 
 an image entry the message names its position in ``images`` and its id. A ``file_name`` that is absolute (``/x.jpg``,
 ``C:\\x.jpg``) or has a ``..`` part would lead outside the image folder: ``malformed_line`` (backslashes count as
 folder separators, as in files written on Windows), like a missing or duplicated image id, a
-missing ``category_id`` or an unusable ``bbox``/``segmentation``; a category id not in ``categories``, a negative
-width or height or a non-finite number is ``bad_number``. Images whose file is missing are ``missing_image``;
+missing ``category_id`` or an unusable ``bbox``/``segmentation``; a category id not in ``categories`` is
+``unknown_class``; a ``category_id`` that cannot be an id, a negative width or height or a non-finite number is
+``bad_number``. Images whose file is missing are ``missing_image``;
 annotations whose ``image_id`` matches no image entry are reported once per image id as ``missing_image``.
 An image entry without annotations gives an image with nothing to describe (``no_objects``). A file that is not
 JSON, or lacks the ``images``/``annotations``/``categories`` lists or well-formed categories, is a layout error.
@@ -178,6 +179,13 @@ def _id_key(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+def _entry_summary(entry: Any) -> str:
+    """An image entry in a message: its id as written and its file name."""
+    if not isinstance(entry, dict):
+        return repr(entry)
+    return f"id {entry.get('id')!r}, file_name {entry.get('file_name')!r}"
 
 
 def _parse_file(path: Path) -> CocoIndex:
@@ -325,9 +333,11 @@ class CocoFormat(SourceFormat):
         position, image = entries[0]
         where = f"image entry images[{position}]"
         if len(entries) > 1:
-            others = ", ".join(f"images[{p}]" for p, _ in entries[1:])
-            raise RecordError(path, f"{where}: image id {item.source_id} appears again at {others}; image ids must be "
-                              "unique", reason=errors.MALFORMED_LINE)
+            shared = ", ".join(f"images[{p}] ({_entry_summary(e)})" for p, e in entries)
+            raise RecordError(path, f"image entries {shared} have the same id {item.source_id} (ids are compared as "
+                              f"text: 7 and \"7\" are one id), so the annotations with image_id {item.source_id} "
+                              "belong to none of them; give each image entry an id of its own",
+                              reason=errors.MALFORMED_LINE)
         if not isinstance(image, dict) or _id_key(image.get("id")) is None:
             raise RecordError(path, f"{where} has no usable 'id' (a number or text): {image!r}",
                               reason=errors.MALFORMED_LINE)
@@ -382,11 +392,15 @@ def annotation_object(annotation: Any, position: int, index: CocoIndex, keep_cro
         return None
     if "category_id" not in annotation:
         raise RecordError(path, f"{where} has no category_id", reason=errors.MALFORMED_LINE, line=line)
-    category = index.categories.get(_id_key(annotation["category_id"]))
+    key = _id_key(annotation["category_id"])
+    category = index.categories.get(key)
     if category is None:
         known = ", ".join(sorted(index.categories, key=_natural)[:20])
+        if key is None:
+            raise RecordError(path, f"{where}: category_id is {annotation['category_id']!r}, not an id (a whole "
+                              f"number or text) of 'categories' (ids: {known})", reason=errors.BAD_NUMBER, line=line)
         raise RecordError(path, f"{where}: category_id {annotation['category_id']!r} is not in 'categories' "
-                          f"(ids: {known})", reason=errors.BAD_NUMBER, line=line)
+                          f"(ids: {known})", reason=errors.UNKNOWN_CLASS, line=line)
     bbox = annotation.get("bbox")
     segmentation = annotation.get("segmentation")
     polygons = segmentation if isinstance(segmentation, list) else []

@@ -28,8 +28,9 @@ published readers use them).
 
 Many LEVIR images contain no target. A label file that is empty (zero bytes or blank lines only) gives an image
 with nothing to describe, counted as ``no_objects`` by the build, not an error. A line without exactly five fields
-is ``malformed_line``; a coordinate that is not a finite number, a class other than 1, 2 or 3, or a bottom-right
-corner above or left of the top-left one is ``bad_number``. Images with no label file are ``missing_annotation``;
+is ``malformed_line``; a coordinate that is not a finite number, a class that is not a whole number, or a
+bottom-right corner above or left of the top-left one is ``bad_number``; a whole-number class other than 1, 2 or 3
+is ``unknown_class``. Images with no label file are ``missing_annotation``;
 label files with no image ``missing_image``.
 
 Licence: the publisher states none that we could find (the dataset is offered for research by the LEVIR lab of
@@ -58,6 +59,7 @@ from rsdata.formats.base import (
 from rsdata.formats.boxlines import (
     check_box_convention,
     check_corner_order,
+    class_id_reason,
     corner_box,
     parse_columns,
     parse_coordinate,
@@ -135,6 +137,6 @@ def parse_object_line(line: str, path: Path, number: int, positions: tuple[int, 
     if category is None:
         raise RecordError(path, f"class is {raw_class!r} (column {class_at + 1}); expected 1 (plane), 2 (ship) or "
                           "3 (oil tank); if the class is another column, set -o columns=...",
-                          reason=errors.BAD_NUMBER, line=number)
+                          reason=class_id_reason(raw_class), line=number)
     check_corner_order(x1, y1, x2, y2, path, number)
     return ObjectAnnotation(category=category, bbox=corner_box(x1, y1, x2, y2, coordinates), source_line=number)

@@ -32,9 +32,10 @@ them as 1-based inclusive pixel indices (PASCAL VOC style, giving ``(x1 - 1, y1 
 
 Errors: a file of zero bytes, or with no box line, is ``empty_label_file`` (every ground-truth file of the
 dataset lists at least one box); a line that is not ``(x1,y1),(x2,y2),c`` is ``malformed_line``; a coordinate
-that is not a finite number, a class id outside 1-10, or a bottom-right corner above or left of the top-left one
-is ``bad_number``. Images with no ground-truth file are ``missing_annotation``; ground-truth files with no image
-``missing_image``. Real samples checked: 10 ground-truth files from the dataset (shared realdata
+that is not a finite number, a class id that is not a whole number, or a bottom-right corner above or left of
+the top-left one is ``bad_number``; a whole-number class id outside 1-10 is ``unknown_class``. Images with no
+ground-truth file are ``missing_annotation``; ground-truth files with no image ``missing_image``. Real samples
+checked: 10 ground-truth files from the dataset (shared realdata
 ``nwpu_vhr10_txt``, without images). The helpers for two-corner boxes and text label files defined here are shared
 by the LEVIR and RSOD formats.
 
@@ -65,6 +66,7 @@ from rsdata.formats.base import (
 from rsdata.formats.boxlines import (
     check_box_convention,
     check_corner_order,
+    class_id_reason,
     corner_box,
     parse_coordinate,
 )
@@ -147,6 +149,6 @@ def parse_box_line(line: str, path: Path, number: int, coordinates: str = "corne
     if category is None:
         raise RecordError(path, f"class id is {raw_class!r}; expected an integer 1-10 ("
                           + ", ".join(f"{k} {v}" for k, v in NWPU_CLASSES.items()) + ")",
-                          reason=errors.BAD_NUMBER, line=number)
+                          reason=class_id_reason(raw_class), line=number)
     check_corner_order(x1, y1, x2, y2, path, number)
     return ObjectAnnotation(category=category, bbox=corner_box(x1, y1, x2, y2, coordinates), source_line=number)

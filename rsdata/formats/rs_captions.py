@@ -44,7 +44,8 @@ Bad input:
   without its filename file; caps and filename files with different line counts; an empty line in a filename
   file;
 - one image (:class:`~rsdata.errors.RecordError`, skipped and counted with ``--on-error skip``): an empty caption
-  line (``malformed_line``, caps file and line); a JSON record with no sentences, a sentence without text, or a
+  line (``malformed_line``, caps file and line); a JSON record with no sentences (or ``sentences`` that is not a
+  list, such as a single string), a sentence that is not an object or has no text ``raw``, or a
   file name given twice in one split (``malformed_line``, naming ``images[i]``); an image file that is not
   there (``missing_image``).
 
@@ -269,13 +270,23 @@ def read_karpathy_json(path: Path) -> list[_CaptionedImage]:
             continue
         entries[key] = entry
         sentences = record.get("sentences")
-        if not isinstance(sentences, list) or not sentences:
-            entry.fail("no sentences (expected a non-empty list of {\"raw\": caption})")
+        accepted = "expected a non-empty list of {\"raw\": caption} objects"
+        if sentences is None or sentences == []:
+            entry.fail(f"no sentences ({accepted})")
+            continue
+        if not isinstance(sentences, list):
+            entry.fail(f"'sentences' is {_json_kind(sentences)} {_shortened(sentences)}, not a list; {accepted}, "
+                       "even for one caption")
             continue
         for number, sentence in enumerate(sentences):
             raw = sentence.get("raw") if isinstance(sentence, dict) else None
+            if not isinstance(sentence, dict):
+                entry.fail(f"sentences[{number}] is {_json_kind(sentence)} {_shortened(sentence)}, not an object; "
+                           f"{accepted}")
+                break
             if not isinstance(raw, str):
-                entry.fail(f"sentences[{number}] has no text 'raw'")
+                got = "missing" if "raw" not in sentence else f"{_json_kind(raw)} {_shortened(raw)}"
+                entry.fail(f"sentences[{number}] has no text 'raw' (the caption; got {got})")
                 break
             caption = without_line_terminator(raw)
             if not caption.strip():
@@ -283,6 +294,17 @@ def read_karpathy_json(path: Path) -> list[_CaptionedImage]:
                 break
             entry.captions.append(caption)
     return list(entries.values())
+
+
+def _json_kind(value) -> str:
+    """How JSON names a value's type ("a string", "an object", ...), for messages."""
+    kinds = ((bool, "a boolean"), (str, "a string"), (dict, "an object"), (list, "a list"), ((int, float), "a number"))
+    return next((kind for types, kind in kinds if isinstance(value, types)), "null")
+
+
+def _shortened(value, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------------------------------

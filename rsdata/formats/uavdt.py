@@ -23,8 +23,9 @@ MOT file ``_gt.txt`` has the same boxes except some partly out-of-view ones (in 
 out_of_view = 3), writes 1 in the two attribute columns and -1 for the category. Option ``gt`` chooses the file:
 ``whole`` (default: every annotated box) or ``mot`` (the MOT file's boxes; their categories are looked up by
 target_id in the sequence's ``_gt_whole.txt``, whose absence is ``missing_annotation``). Objects are labelled
-"car", "truck" and "bus". Ignore regions live only in ``_gt_ignore.txt``, which is never read, so they are not
-described (captions.md, b2c/1). A frame without ground-truth rows has nothing to describe (``no_objects``).
+"car", "truck" and "bus"; another integer category is ``unknown_class``. Ignore regions live only in
+``_gt_ignore.txt``, which is never read, so they are not described (captions.md, b2c/1). A frame without
+ground-truth rows has nothing to describe (``no_objects``).
 
 Frames: the sequences are 30 frames-per-second video, so neighbouring frames are near-duplicates; option
 ``frame_stride`` (default 10, i.e. three frames a second) keeps frames 1, 1 + stride, 1 + 2 * stride, ... of every
@@ -365,5 +366,5 @@ def _checked_row(fields: list[str], path: Path, number: int) -> Row:
     category = int(fields[8])
     if category not in _ALLOWED_CATEGORIES:
         raise RecordError(path, f"object_category is {category}; expected 1 (car), 2 (truck), 3 (bus), or -1 (none, "
-                          "in MOT ground truth)", reason=errors.BAD_NUMBER, line=number)
+                          "in MOT ground truth)", reason=errors.UNKNOWN_CLASS, line=number)
     return number, target, (left, top, left + width, top + height), category

@@ -27,7 +27,8 @@ numbers written as decimals ("12.0") are accepted for the box. ``score`` is 1 fo
 considers and 0 for boxes it ignores; ``truncation`` and ``occlusion`` must be integers and are not used.
 
 Classes (``object_category``): 0 ignored region, 1 pedestrian, 2 people, 3 bicycle, 4 car, 5 van, 6 truck,
-7 tricycle, 8 awning-tricycle, 9 bus, 10 motor, 11 others. Objects carry the publisher's class *name*
+7 tricycle, 8 awning-tricycle, 9 bus, 10 motor, 11 others; another integer is ``unknown_class``, a value that
+is not an integer ``bad_number``. Objects carry the publisher's class *name*
 ("awning-tricycle"), not the number. Not described (captions.md, b2c/1): ignored regions (class 0), "others"
 (class 11), and any row with score 0 (the publisher's mark for boxes its evaluation ignores; in the files seen
 only class 0 and 11 rows have it). A file with no lines, or only excluded rows, gives an image with nothing to
@@ -219,5 +220,5 @@ def _checked_line(fields: list[str], line: str, path: Path, number: int) -> Obje
                           "(considered) in ground truth", reason=errors.BAD_NUMBER, line=number)
     if not 0 <= flags["object_category"] <= 11:
         raise RecordError(path, f"object_category is {flags['object_category']}; expected {_VALID_CATEGORIES}",
-                          reason=errors.BAD_NUMBER, line=number)
+                          reason=errors.UNKNOWN_CLASS, line=number)
     return _object(*box, flags["score"], flags["object_category"], number)

@@ -74,7 +74,7 @@ BAD_RECORDS = [
     ("text coordinate", record([box(top="12")]), errors.BAD_NUMBER, 'annotations[1].bbox[0].top is "12"'),
     ("nan width", record([box(width=float("nan"))]), errors.BAD_NUMBER, "bbox[0].width is NaN, not a finite"),
     ("negative height", record([box(height=-3)]), errors.BAD_NUMBER, "negative size (width 40, height -3)"),
-    ("class out of range", record([box(label=8)]), errors.BAD_NUMBER, "bbox[0].class is 8, not an index"),
+    ("class out of range", record([box(label=8)]), errors.UNKNOWN_CLASS, "bbox[0].class is 8, not an index"),
     ("fractional class", record([box(label=1.5)]), errors.BAD_NUMBER, "bbox[0].class is 1.5; expected an integer"),
     ("boolean class", record([box(label=True)]), errors.BAD_NUMBER, "bbox[0].class is true"),
     ("bad declared width", record([box()], image_width="wide"), errors.BAD_NUMBER,
@@ -175,6 +175,16 @@ def test_missing_image_missing_record_duplicates_and_nameless_records(tmp_path):
     with pytest.raises(RecordError) as caught:
         source.parse(by_id["frame_1"])
     assert caught.value.reason == errors.MISSING_ANNOTATION and "frame_1.jpg" in str(caught.value)
+
+
+def test_an_image_name_leading_outside_the_images_folder_is_named_as_such(tmp_path, capsys):
+    path = write_tree(tmp_path / "src", [record([box()], image_name="frame_0.jpg"),
+                                         record([box()], image_name="../frame_1.jpg")])
+    assert main(["convert", "auair", str(tmp_path / "src"), str(tmp_path / "out"), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert (f"{path}: annotations[1].image_name '../frame_1.jpg' leads outside the images folder (an absolute path "
+            "or a '..' part") in error
+    assert "expected a file name in the images folder" in error and "has no image_name" not in error
 
 
 def test_layouts_publisher_flat_and_options(tmp_path):

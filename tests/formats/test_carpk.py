@@ -30,7 +30,8 @@ BAD_LINES = [
     ("non-numeric", "1 2 x3 4 1", errors.BAD_NUMBER, "x2 is 'x3'"),
     ("infinite", "1 2 3 inf 1", errors.BAD_NUMBER, "y2 is 'inf'"),
     ("inverted", "10 2 3 4 1", errors.BAD_NUMBER, "are inverted"),
-    ("other class", "1 2 3 4 2", errors.BAD_NUMBER, "class is '2'"),
+    ("other class", "1 2 3 4 2", errors.UNKNOWN_CLASS, "class is '2'"),
+    ("class as a word", "1 2 3 4 car", errors.BAD_NUMBER, "class is 'car'"),
 ]
 
 

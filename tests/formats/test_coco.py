@@ -55,8 +55,10 @@ BAD = [
     ("not an object", [1, 2, 3], errors.MALFORMED_LINE, "annotation #5 is [1, 2, 3], not an object"),
     ("no category_id", {"id": 17, "image_id": 1, "bbox": [1, 1, 2, 2]}, errors.MALFORMED_LINE,
      "annotation #5 (id 17) has no category_id"),
-    ("unknown category", ann(category_id=99, bbox=[1, 1, 2, 2]), errors.BAD_NUMBER,
+    ("unknown category", ann(category_id=99, bbox=[1, 1, 2, 2]), errors.UNKNOWN_CLASS,
      "category_id 99 is not in 'categories' (ids: 0, 1, 7)"),
+    ("category id that is no id", ann(category_id=True, bbox=[1, 1, 2, 2]), errors.BAD_NUMBER,
+     "category_id is True, not an id (a whole number or text) of 'categories'"),
     ("bbox of three", ann(bbox=[1, 1, 2]), errors.MALFORMED_LINE, "bbox is [1, 1, 2]; expected [x, y, width, height]"),
     ("bbox as text", ann(bbox="1,1,2,2"), errors.MALFORMED_LINE, "bbox is '1,1,2,2'"),
     ("bbox with text", ann(bbox=[1, "1", 2, 2]), errors.BAD_NUMBER, "four finite numbers"),
@@ -174,7 +176,8 @@ def test_image_entry_problems_are_named(tmp_path):
                image_files=("a.jpg", "b.jpg", "sub/d.jpg", "e.jpg"))
     results = parse_all(root)
     expected = {
-        "1": (errors.MALFORMED_LINE, "images[0]: image id 1 appears again at images[1]"),
+        "1": (errors.MALFORMED_LINE, "image entries images[0] (id 1, file_name 'a.jpg'), images[1] (id 1, "
+              "file_name 'b.jpg') have the same id 1"),
         "2": (errors.MALFORMED_LINE, "images[2] (id 2) has no 'file_name'"),
         "images[3]": (errors.MALFORMED_LINE, "images[3] has no usable 'id'"),
         "3": (errors.MISSING_IMAGE, "image images/missing.jpg (below the source root) does not exist"),
@@ -188,6 +191,19 @@ def test_image_entry_problems_are_named(tmp_path):
     assert [(o.category, o.bbox) for o in results["4"].objects] == [("airplane", (1.0, 1.0, 3.0, 3.0))]
     assert results["5"].objects == ()  # an image without annotations: nothing to describe, not an error
     assert results["4"].image_name == "images/sub/d.jpg"
+
+
+def test_a_duplicated_image_id_names_both_entries_and_what_is_accepted(tmp_path, capsys):
+    root = tmp_path / "src"
+    path = write_coco(root, [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "c.jpg"},
+                             {"id": "1", "file_name": "b.jpg"}],
+                      [ann(image_id=1, bbox=[1, 1, 2, 2]), ann(image_id=2, bbox=[1, 1, 2, 2])],
+                      image_files=("a.jpg", "b.jpg", "c.jpg"))
+    assert main(["convert", "coco", str(root), str(tmp_path / "out"), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert (f"{path}: image entries images[0] (id 1, file_name 'a.jpg'), images[2] (id '1', file_name 'b.jpg') "
+            "have the same id 1 (ids are compared as text") in error
+    assert "give each image entry an id of its own" in error and "under malformed_line)" in error
 
 
 def test_options_and_discovery(tmp_path):

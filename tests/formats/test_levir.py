@@ -32,10 +32,10 @@ GOOD_LINES = [
 BAD_LINES = [
     ("four fields", "1 314 196 361", None, errors.MALFORMED_LINE, "expected 5 fields (class x1 y1 x2 y2), got 4"),
     ("six fields", "1 314 196 361 237 0", None, errors.MALFORMED_LINE, "got 6"),
-    ("class 0", "0 314 196 361 237", None, errors.BAD_NUMBER, "class is '0' (column 1); expected 1 (plane)"),
-    ("class 4", "4 314 196 361 237", None, errors.BAD_NUMBER, "class is '4'"),
+    ("class 0", "0 314 196 361 237", None, errors.UNKNOWN_CLASS, "class is '0' (column 1); expected 1 (plane)"),
+    ("class 4", "4 314 196 361 237", None, errors.UNKNOWN_CLASS, "class is '4'"),
     ("class name", "plane 314 196 361 237", None, errors.BAD_NUMBER, "class is 'plane'"),
-    ("class-last line read class first", "314 196 361 237 1", None, errors.BAD_NUMBER, "class is '314'"),
+    ("class-last line read class first", "314 196 361 237 1", None, errors.UNKNOWN_CLASS, "class is '314'"),
     ("letter in coordinate", "1 31a 196 361 237", None, errors.BAD_NUMBER, "x1 is '31a', not a finite number"),
     ("infinite coordinate", "1 31 196 inf 237", None, errors.BAD_NUMBER, "x2 is 'inf'"),
     ("swapped corners", "1 361 196 314 237", None, errors.BAD_NUMBER, "bottom-right corner (314, 237) lies left"),

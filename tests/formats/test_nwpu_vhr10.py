@@ -40,8 +40,8 @@ BAD_LINES = [
     ("letter in coordinate", "(56a,478),(630,573),1", errors.BAD_NUMBER, "x1 is '56a', not a finite number"),
     ("nan coordinate", "(1,nan),(3,4),1", errors.BAD_NUMBER, "y1 is 'nan'"),
     ("empty coordinate", "(1,2),(,4),1", errors.BAD_NUMBER, "x2 is ''"),
-    ("class 0", "(1,2),(3,4),0", errors.BAD_NUMBER, "class id is '0'; expected an integer 1-10"),
-    ("class 11", "(1,2),(3,4),11", errors.BAD_NUMBER, "class id is '11'"),
+    ("class 0", "(1,2),(3,4),0", errors.UNKNOWN_CLASS, "class id is '0'; expected an integer 1-10"),
+    ("class 11", "(1,2),(3,4),11", errors.UNKNOWN_CLASS, "class id is '11'"),
     ("class name", "(1,2),(3,4),airplane", errors.BAD_NUMBER, "class id is 'airplane'"),
     ("swapped corners", "(30,2),(3,4),1", errors.BAD_NUMBER, "bottom-right corner (3, 4) lies left of or above"),
 ]

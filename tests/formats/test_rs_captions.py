@@ -204,6 +204,11 @@ RECORD_ERRORS = [
      "caption of image b.jpg is empty"),
     ("no sentences", [GOOD, {"filename": "b.jpg", "split": "test", "sentences": []}], errors.MALFORMED_LINE, None,
      "images[1] (b.jpg): no sentences"),
+    ("sentences as a string", [GOOD, {"filename": "b.jpg", "split": "test", "sentences": "a caption ."}],
+     errors.MALFORMED_LINE, None, "images[1] (b.jpg): 'sentences' is a string \"a caption .\", not a list; expected "
+     "a non-empty list of {\"raw\": caption} objects, even for one caption"),
+    ("sentence as a string", [GOOD, {"filename": "b.jpg", "split": "test", "sentences": ["a caption ."]}],
+     errors.MALFORMED_LINE, None, "images[1] (b.jpg): sentences[0] is a string \"a caption .\", not an object"),
     ("sentence without raw", [GOOD, {"filename": "b.jpg", "split": "test",
                                      "sentences": [{"raw": "x"}, {"tokens": []}]}],
      errors.MALFORMED_LINE, None, "sentences[1] has no text 'raw'"),

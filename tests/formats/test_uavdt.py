@@ -31,7 +31,7 @@ BAD_ROWS = [
     ("negative height", "1,1,2,3,4,-5,1,1,1", errors.BAD_NUMBER, "bbox_height is -5"),
     ("fractional target", "1,1.5,2,3,4,5,1,1,1", errors.BAD_NUMBER, "target_id is '1.5'"),
     ("bad attribute", "1,1,2,3,4,5,x,1,1", errors.BAD_NUMBER, "out_of_view is 'x'"),
-    ("unknown category", "1,1,2,3,4,5,1,1,4", errors.BAD_NUMBER, "object_category is 4; expected 1 (car)"),
+    ("unknown category", "1,1,2,3,4,5,1,1,4", errors.UNKNOWN_CLASS, "object_category is 4; expected 1 (car)"),
     ("no category in the whole file", "1,1,2,3,4,5,1,1,-1", errors.BAD_NUMBER, "use -o gt=mot"),
 ]
 

@@ -42,7 +42,7 @@ BAD_LINES = [
     ("non-numeric left", "x1,2,3,4,1,4,0,0", errors.BAD_NUMBER, "bbox_left is 'x1'"),
     ("nan height", "1,2,3,nan,1,4,0,0", errors.BAD_NUMBER, "bbox_height is 'nan'"),
     ("negative width", "1,2,-3,4,1,4,0,0", errors.BAD_NUMBER, "bbox_width is -3"),
-    ("unknown category", "1,2,3,4,1,12,0,0", errors.BAD_NUMBER, "object_category is 12; expected 0"),
+    ("unknown category", "1,2,3,4,1,12,0,0", errors.UNKNOWN_CLASS, "object_category is 12; expected 0"),
     ("bad score", "1,2,3,4,2,4,0,0", errors.BAD_NUMBER, "score is 2"),
     ("category as a word", "1,2,3,4,1,car,0,0", errors.BAD_NUMBER, "object_category is 'car'"),
     ("non-integer occlusion", "1,2,3,4,1,4,0,x", errors.BAD_NUMBER, "occlusion is 'x'"),
