@@ -49,6 +49,10 @@ citation: "@misc{mini}"
     ("citation: Xia et al. 2018\n", "must be a BibTeX entry"),
     ("names: {plane: {singular: plane, plurals: planes}}\n", "plane"),
     ("name: Mini\n", "must be lower case"),
+    ("convert_options: {limit: 3}\n", "convert_options has no option 'limit'; valid options: tile, tile_overlap"),
+    ("convert_options: {tile: big}\n", "convert_options.tile must be int, got 'big'"),
+    ("convert_options: {tile: 512, tile_overlap: 1.5}\n", "--overlap must be a fraction in [0, 1)"),
+    ("format_options: {tile: '512'}\n", "format 'dota' has no option 'tile'"),
 ])
 def test_bad_recipes_are_named_and_explained(tmp_path, change, message):
     key = change.split(":")[0]
