@@ -87,7 +87,7 @@ def test_each_tile_carries_its_window_transform_and_footprint(tmp_path):
         footprint = shapely.from_wkt(row["footprint_wgs84"])
         expected = transform_bounds(crs, "EPSG:4326", *window_bounds(window, scene_transform), densify_pts=21)
         assert footprint.bounds == pytest.approx(expected, abs=1e-9)
-        corners_x, corners_y = zip(*[scene_transform * (window.col_off + dx, window.row_off + dy)
+        corners_x, corners_y = zip(*[scene_transform @ (window.col_off + dx, window.row_off + dy)
                                      for dx in (0, 64) for dy in (0, 64)])
         for lon, lat in zip(*transform(crs, "EPSG:4326", corners_x, corners_y)):
             assert footprint.exterior.distance(shapely.Point(lon, lat)) < 1e-9  # the window's corners

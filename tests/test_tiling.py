@@ -214,7 +214,7 @@ def isprs_scene(root, images: str, masks: str, image_name: str, mask_name: str, 
     ys, xs = np.mgrid[0:height, 0:width]
     picture = np.stack([xs % 256, ys % 256, (xs // 7) % 256]).astype(np.uint8)
     labels = np.full((3, height, width), 255, dtype=np.uint8)
-    labels[:, 300, :] = 0  # boundary (ignored by the recipes)
+    labels[:, height // 2, :] = 0  # boundary (ignored by the recipes)
     write_geotiff(root / images / image_name, picture, transform)
     write_geotiff(root / masks / mask_name, labels, transform)
 
@@ -252,3 +252,16 @@ def test_recipes_that_tiled_give_the_same_tiles_through_convert_options(tmp_path
             assert row["crs"] == "EPSG:32633" and row["source_image_format"] == "TIFF"
             assert row["geo_transform"] == pytest.approx([366000.0 + 0.05 * x, 0.05, 0.0, 5808000.0 - 0.05 * y,
                                                           0.0, -0.05])
+
+
+def test_command_line_tiling_wins_over_the_recipes(tmp_path):
+    from rsdata.recipe import load_dataset_recipe
+
+    options = load_dataset_recipe(RECIPES / "vaihingen.yaml").format_options
+    isprs_scene(tmp_path / "src", options["images"], options["masks"], "top_mosaic_09cm_area1.tif",
+                "top_mosaic_09cm_area1.tif", 200, 150)
+    out = tmp_path / "out"
+    assert main(["convert", str(RECIPES / "vaihingen.yaml"), str(tmp_path / "src"), str(out), "--no-progress",
+                 "--tile", "64", "--overlap", "0.5"]) == 0
+    assert sorted(tuple(r["tile_offset"]) for r in read_rows(out)) == sorted(
+        w[:2] for w in tile_windows(200, 150, 64, 0.5))

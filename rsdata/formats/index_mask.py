@@ -247,9 +247,10 @@ class MaskFormat(SourceFormat):
         if moved:
             given = ", ".join(f"-o {key}={pairs[key]}" for key in moved)
             instead = " and ".join(cls.moved_options[key] for key in moved)
-            raise OptionError(f"format {cls.name!r}: {given} is no longer a format option; tiling is the same for "
-                              f"every format: use {instead} (rsdata convert), or convert_options: {{tile: SIZE, "
-                              f"tile_overlap: FRACTION}} in a dataset recipe")
+            no_longer = "is no longer a format option" if len(moved) == 1 else "are no longer format options"
+            raise OptionError(f"format {cls.name!r}: {given} {no_longer}; tiling is the same for every format: use "
+                              f"{instead} (rsdata convert), or convert_options: {{tile: SIZE, tile_overlap: "
+                              f"FRACTION}} in a dataset recipe")
         return super().from_option_strings(pairs)
 
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
