@@ -73,16 +73,21 @@ class ConvertOptions:
     """Options of one conversion. Those marked ``shapes output`` enter the plan fingerprint."""
 
     splits: tuple[str, ...] | None = None  # shapes output; None = every split found
-    limit: int | None = None  # shapes output; at most this many images per split (the first, in sorted order)
+    limit: int | None = None  # shapes output; at most this many images per split (the first, in sorted order;
+    # with tile, all tiles of those images)
     seed: int = 0  # shapes output; seeds every caption's random choices
     max_side: int | None = None  # shapes output; longer image side above this is resized (re-encoded)
     max_pixels: int = DEFAULT_MAX_PIXELS  # shapes output; larger images are bad input (image_too_large)
     reencode_format: str = "png"  # shapes output
     verify: str = "structure"  # shapes output; "decode" decodes every image
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES  # shapes output
+    # Tiling, the same for every format: formats that read windows (the mask formats) give one item per tile and
+    # compute each tile's objects from its own window (SourceFormat.tile_items); for the others each image is
+    # parsed whole and cut, with its boxes (geometry.objects_in_window).
     tile: int | None = None  # shapes output; cut images into square tiles of this many pixels
     tile_overlap: float = 0.0  # shapes output; share of a tile's side that overlaps the next tile, in [0, 1)
-    tile_keep_share: float = 0.5  # shapes output; an object is in a tile when this share of its box is
+    tile_keep_share: float = 0.5  # shapes output; box formats: an object is in a tile when this share of its
+    # box lies inside it
     names: Mapping[str, Any] | None = None  # shapes output; label -> caption name (a recipe's name map)
     closed_names: bool = False  # shapes output; names lists every class: another label is unknown_class
     source_name: str | None = None  # shapes output; default: the format's name
@@ -201,6 +206,9 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         seen_output_splits[split] = source_split
         if options.limit is not None:
             split_items = split_items[:options.limit]
+        if options.tile is not None:
+            tiles = source_format.tile_items(split_items, options.tile, options.tile_overlap)
+            split_items = split_items if tiles is None else tiles
         pieces = plan_shards(split_items, options.max_shard_bytes)
         shards.extend(ShardPlan(split, i, len(pieces), tuple(piece)) for i, piece in enumerate(pieces))
     source_name = options.source_name or source_format.name
@@ -408,7 +416,7 @@ class _ShardJob:
         """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
         try:
             record = self.format.parse(item)
-            for number, row in enumerate(self.rows(record)):
+            for number, row in enumerate(self.rows(record, is_tile=item.window is not None)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
                 if isinstance(row, SkippedRecord):
@@ -422,8 +430,12 @@ class _ShardJob:
                 raise
             stats.skipped.append(self._skipped(error))
 
-    def rows(self, record: ImageRecord) -> Iterator[dict | SkippedRecord]:
+    def rows(self, record: ImageRecord, is_tile: bool = False) -> Iterator[dict | SkippedRecord]:
         """The output rows of one parsed source image (arguments of :meth:`RowBatch.append`): one, or one per tile.
+
+        ``is_tile``: the record is already one tile (its format read the item's window: objects, pixels and
+        georeferencing are the tile's), so it is one row. Otherwise, with ``--tile``, the image is decoded whole
+        and cut, its boxes with it, and each tile gets its own geotransform and footprint.
 
         Everything that can reject the record (parsing, reading the image, objects outside it) happens before
         the first row is produced, so a skipped record never leaves half its rows behind.
@@ -431,32 +443,51 @@ class _ShardJob:
         options = self.options
         where = record.annotation_path or record.image_path
         self.vocabulary.check_labels(record.objects, where)  # a recipe's closed class list rejects the whole record
+        provenance = record.provenance
         if options.tile is not None and record.human_captions:
             raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
-        if options.tile is None:
+        if options.tile is None or is_tile:
             image = prepare_image(record.image_path, data=record.image_data, max_side=options.max_side,
                                   max_pixels=options.max_pixels, reencode_format=options.reencode_format,
                                   verify=options.verify)
+            if record.reencoded_from is not None:  # the bytes are the format's encoding of the source's pixels
+                image = dataclasses.replace(
+                    image, source_format=record.reencoded_from,
+                    encoding=image.source_format.lower() if image.encoding == "original" else image.encoding)
             objects = fit_objects_to_image(record.objects, image.source_width, image.source_height, where,
                                            image.scale)
-            yield self._row(record, image, objects, record.provenance.tile_offset)
+            yield self._row(record, image, objects, provenance.tile_offset,
+                            (provenance.crs, provenance.geo_transform, provenance.footprint_wgs84))
             return
         decoded, source_format = decode_image(record.image_path, data=record.image_data,
                                               max_pixels=options.max_pixels)
+        source_format = record.reencoded_from or source_format
         objects = fit_objects_to_image(record.objects, decoded.width, decoded.height, where)
-        base_x, base_y = record.provenance.tile_offset
+        base_x, base_y = provenance.tile_offset
         for window in tile_windows(decoded.width, decoded.height, options.tile, options.tile_overlap):
             inside = objects_in_window(objects, window, options.tile_keep_share)
             offset = (base_x + window[0], base_y + window[1])
             if not inside:  # not worth encoding: it would be left out as no_objects
-                yield self._row(record, None, (), offset)
+                yield self._row(record, None, (), offset, (None, None, None))
                 continue
             image = encode_window(decoded, source_format, window, max_side=options.max_side,
                                   reencode_format=options.reencode_format)
             yield self._row(record, image, fit_objects_to_image(inside, window[2], window[3], where, image.scale),
-                            offset)
+                            offset, self._tile_georeference(provenance, window))
 
-    def _row(self, record: ImageRecord, image, objects, tile_offset: tuple[int, int]) -> dict | SkippedRecord:
+    @staticmethod
+    def _tile_georeference(provenance, window: tuple[int, int, int, int]
+                           ) -> tuple[str | None, tuple[float, ...] | None, str | None]:
+        """A tile's own (crs, geotransform, WGS84 footprint), from its image's georeferencing (None without)."""
+        if provenance.crs is None or provenance.geo_transform is None:
+            return None, None, None
+        from rsdata.raster import georeference_window
+
+        return georeference_window(provenance.crs, provenance.geo_transform, window)
+
+    def _row(self, record: ImageRecord, image, objects, tile_offset: tuple[int, int],
+             georeference: tuple[str | None, Sequence[float] | None, str | None]) -> dict | SkippedRecord:
+        """One row; ``georeference`` is the stored image's (crs, geotransform, WGS84 footprint)."""
         provenance = record.provenance
         if record.human_captions:
             description = Description(tuple(record.human_captions), (), HUMAN_RULE)
@@ -467,6 +498,10 @@ class _ShardJob:
             where = f", tile at ({tile_offset[0]}, {tile_offset[1]})" if self.options.tile else ""
             return SkippedRecord(description.reason, self._relative(record.annotation_path or record.image_path),
                                  f"{description.message} (image {record.image_name}{where})")
+        crs, geo_transform, footprint = georeference
+        if geo_transform is not None and image.scale != (1.0, 1.0):  # a resized image's pixels are larger
+            (sx, sy), (x0, a, b, y0, d, e) = image.scale, geo_transform
+            geo_transform = (x0, a / sx, b / sy, y0, d / sx, e / sy)
         row = {
             "image_bytes": image.data,
             "image_path": record.image_name,
@@ -481,9 +516,9 @@ class _ShardJob:
             "source_id": provenance.source_id,
             "tile_offset": list(tile_offset),
             "license": self.plan.license,
-            "crs": provenance.crs,
-            "geo_transform": list(provenance.geo_transform) if provenance.geo_transform is not None else None,
-            "footprint_wgs84": provenance.footprint_wgs84,
+            "crs": crs,
+            "geo_transform": list(geo_transform) if geo_transform is not None else None,
+            "footprint_wgs84": footprint,
             "source_image_format": image.source_format,
             "image_encoding": image.encoding,
             "image_scale": list(image.scale),

@@ -100,12 +100,13 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-shard-mb", type=float, metavar="MIB", default=DEFAULT_MAX_SHARD_BYTES / 2 ** 20,
                         help="largest shard size in MiB (default %(default)s)")
     parser.add_argument("--tile", type=int, metavar="SIZE",
-                        help="cut images into SIZE x SIZE tiles (re-encoded; default: whole images, as RemoteCLIP)")
-    parser.add_argument("--overlap", type=float, default=0.0, metavar="FRACTION",
+                        help="cut images into SIZE x SIZE tiles, any format (re-encoded; mask formats compute "
+                        "each tile's boxes from its mask; default: whole images, as RemoteCLIP, or the recipe's)")
+    parser.add_argument("--overlap", type=float, metavar="FRACTION",
                         help="with --tile: share of a tile's side shared with the next tile (default 0)")
-    parser.add_argument("--tile-keep-share", type=float, default=0.5, metavar="FRACTION",
-                        help="with --tile: an object belongs to a tile when this share of its box lies inside "
-                        "(default 0.5)")
+    parser.add_argument("--tile-keep-share", type=float, metavar="FRACTION",
+                        help="with --tile, box formats: an object belongs to a tile when this share of its box "
+                        "lies inside (default 0.5)")
     parser.add_argument("--source-name", metavar="NAME",
                         help="name of the source dataset in provenance (default: the format)")
     parser.add_argument("--license", metavar="ID", help="licence id for the card and rows (default: the format's)")
@@ -126,6 +127,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
     closed_names = False
+    tiling = {}  # the recipe's, then the command line's
     if args.format.endswith((".yaml", ".yml")):
         from rsdata.recipe import load_dataset_recipe
 
@@ -133,6 +135,9 @@ def _run_convert(args: argparse.Namespace) -> int:
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
+        tiling.update(recipe.convert_options)
+    tiling.update({key: value for key, value in (("tile", args.tile), ("tile_overlap", args.overlap),
+                                                 ("tile_keep_share", args.tile_keep_share)) if value is not None})
     for pair in args.option:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -141,8 +146,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     options = ConvertOptions(
         splits=tuple(args.splits) if args.splits else None, limit=args.limit, seed=args.seed,
         max_side=args.max_side, max_pixels=args.max_pixels, reencode_format=args.reencode_format,
-        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile,
-        tile_overlap=args.overlap, tile_keep_share=args.tile_keep_share, names=names,
+        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **tiling, names=names,
         closed_names=closed_names,
         source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
         num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
@@ -158,6 +162,7 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     if args.source is not None or args.output is not None:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
     ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
+                                        ("--overlap", args.overlap), ("--tile-keep-share", args.tile_keep_share),
                                         ("--source-name", args.source_name), ("--license", args.license),
                                         ("-o", args.option)) if value]
     if ignored:

@@ -104,10 +104,10 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
         # The staging folder belongs to the corpus build: a source whose files changed is converted again
         # (overwrite), while an unchanged one resumes where a killed run stopped (same plan fingerprint).
         options = ConvertOptions(**{
-            "on_error": on_error, **source.options, "splits": source.splits, "seed": recipe.seed,
-            "names": dict(source.recipe.names), "closed_names": source.recipe.lists_classes,
-            "source_name": source.name, "license": source.recipe.license,
-            "num_proc": num_proc, "progress": progress, "overwrite": True})
+            "on_error": on_error, **source.recipe.convert_options, **source.options, "splits": source.splits,
+            "seed": recipe.seed, "names": dict(source.recipe.names), "closed_names": source.recipe.lists_classes,
+            "source_name": source.name, "license": source.recipe.license, "num_proc": num_proc,
+            "progress": progress, "overwrite": True})
         result = convert(source.recipe.format, sources_root / source.folder, stage, options,
                          dict(source.recipe.format_options))
         outcome.images = result.report.images

@@ -23,7 +23,7 @@ converted too, only to find near-duplicates of their images on the training side
             optional: false             # optional: a missing folder is reported and skipped instead of fatal
             options: {}                 # optional: conversion options (limit, max_side, tile, tile_overlap,
                                         # tile_keep_share, reencode_format, on_error: raise|skip, default:
-                                        # the command's --on-error)
+                                        # the command's --on-error), over the recipe's convert_options
     test_sets:                          # evaluation test sets: never modified, never part of a config
       - recipe: rsitmd
         folder: RSITMD

@@ -13,7 +13,8 @@ What it owns:
   data types computed once per raster (from a decimated read of at most :data:`STRETCH_SAMPLE_PIXELS` pixels per
   band, no-data excluded), so that every tile of one raster shares one mapping;
 - :func:`encode_png`;
-- :func:`window_georeference`: the CRS, the window's own geotransform and its footprint in WGS84.
+- :func:`window_georeference` (and :func:`georeference_window`, from a CRS and a transform): the CRS, the
+  window's own geotransform and its footprint in WGS84.
 
 Errors: a missing file is :class:`~rsdata.errors.RecordError` ``missing_image``, a file GDAL cannot read (or a
 truncated or damaged PNG or JPEG, which GDAL would decode without complaint) ``corrupt_image``, a band list the
@@ -50,6 +51,9 @@ GDAL_CACHE_MB = 64
 FOOTPRINT_POINTS_PER_EDGE = 21
 
 _STRIP_DRIVERS = ("PNG", "JPEG", "BMP", "GIF")
+#: GDAL driver -> Pillow's format name, so that rows name source formats one way whichever library read them.
+_PILLOW_FORMAT_NAMES = {"GTiff": "TIFF", "COG": "TIFF", "PNG": "PNG", "JPEG": "JPEG", "BMP": "BMP", "GIF": "GIF",
+                        "JP2OpenJPEG": "JPEG2000", "WEBP": "WEBP"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,11 @@ class RasterInfo:
     @property
     def georeferenced(self) -> bool:
         return self.crs is not None and self.transform is not None
+
+    @property
+    def image_format(self) -> str:
+        """The file's format as Pillow names it (the ``source_image_format`` column): "TIFF" for a GeoTIFF."""
+        return _PILLOW_FORMAT_NAMES.get(self.driver, self.driver or "unknown")
 
 
 @dataclass(frozen=True)
@@ -325,13 +334,24 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
 
 def window_georeference(info: RasterInfo, window: Window
                         ) -> tuple[str | None, tuple[float, ...] | None, str | None]:
-    """(crs, the window's geotransform as GDAL's six numbers, the window's footprint in WGS84 as WKT).
-
-    All three are None for imagery without georeferencing. The footprint is the window's outline with
-    :data:`FOOTPRINT_POINTS_PER_EDGE` points per edge, reprojected with ``rasterio.warp.transform_geom`` (edges
-    that stay straight in longitude/latitude are simplified back to their corners).
-    """
+    """(crs, the window's geotransform as GDAL's six numbers, the window's footprint in WGS84 as WKT) of a window
+    of the raster ``info`` describes; all three None for imagery without georeferencing."""
     if not info.georeferenced:
+        return None, None, None
+    return georeference_window(info.crs, info.transform, window)
+
+
+def georeference_window(crs: str | None, transform: Sequence[float] | None, window: Window
+                        ) -> tuple[str | None, tuple[float, ...] | None, str | None]:
+    """(crs, the window's geotransform, the window's footprint in WGS84 as WKT) of ``window`` = (x, y, w, h) of
+    an image whose CRS is ``crs`` and whose geotransform (GDAL's six numbers) is ``transform``.
+
+    The window's transform is rasterio's ``window_transform``: the image's transform moved to the window's
+    top-left pixel. The footprint is the window's outline with :data:`FOOTPRINT_POINTS_PER_EDGE` points per
+    edge, reprojected with ``rasterio.warp.transform_geom`` (edges that stay straight in longitude/latitude are
+    simplified back to their corners). All three are None when ``crs`` or ``transform`` is None.
+    """
+    if crs is None or transform is None:
         return None, None, None
     import shapely
     from affine import Affine
@@ -339,19 +359,18 @@ def window_georeference(info: RasterInfo, window: Window
     from rasterio.warp import transform_geom
 
     x, y, w, h = window
-    transform = Affine.from_gdal(*info.transform)
-    window_transform = transform @ Affine.translation(x, y)
+    window_transform = Affine.from_gdal(*transform) @ Affine.translation(x, y)
     steps = np.linspace(0.0, 1.0, FOOTPRINT_POINTS_PER_EDGE)
     ring = ([(w * t, 0.0) for t in steps[:-1]] + [(w, h * t) for t in steps[:-1]]
             + [(w * (1 - t), h) for t in steps[:-1]] + [(0.0, h * (1 - t)) for t in steps[:-1]])
     points = [window_transform @ p for p in ring]
     geometry = {"type": "Polygon", "coordinates": [points + [points[0]]]}
     with _quiet_env():
-        source_crs = CRS.from_user_input(info.crs)
+        source_crs = CRS.from_user_input(crs)
         if source_crs.to_epsg() == 4326:
             reprojected = geometry
         else:
             reprojected = transform_geom(source_crs, "EPSG:4326", geometry)
     footprint = shapely.geometry.shape(reprojected)
     footprint = shapely.simplify(footprint, 1e-9, preserve_topology=True)
-    return info.crs, tuple(float(v) for v in window_transform.to_gdal()), footprint.wkt
+    return crs, tuple(float(v) for v in window_transform.to_gdal()), footprint.wkt

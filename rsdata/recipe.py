@@ -6,6 +6,9 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     title: DIOR                         # its usual name
     format: pascal_voc                  # a registered format (``rsdata formats``)
     format_options: {}                  # that format's options, as ``-o KEY=VALUE`` would give them
+    convert_options:                    # optional: conversion options the dataset is built with (the command
+      tile: 512                         #   line's --tile, --overlap, --tile-keep-share win over them)
+      tile_overlap: 0.0
     layout: |                           # the folder layout as the publisher ships it
       DIOR/JPEGImages-trainval/*.jpg ...
     splits:                             # each source split and its use: pretraining, evaluation or unused
@@ -37,6 +40,8 @@ from typing import Any, Mapping
 from rsdata.errors import RsdataError
 
 SPLIT_USES = ("pretraining", "evaluation", "unused")
+#: Conversion options (:class:`rsdata.build.ConvertOptions` fields) a dataset recipe may set, and their types.
+RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_keep_share": float}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -55,6 +60,7 @@ class DatasetRecipe:
     homepage: str
     citation: str
     format_options: Mapping[str, str] = field(default_factory=dict)
+    convert_options: Mapping[str, Any] = field(default_factory=dict)
     names: Mapping[str, Any] = field(default_factory=dict)
     closed_names: bool = True
     license_note: str = ""
@@ -114,7 +120,7 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
             raise RecipeError(f"{path}: field {name!r} must be text, got {data[name]!r}")
     if "closed_names" in data and not isinstance(data["closed_names"], bool):
         raise RecipeError(f"{path}: field 'closed_names' must be true or false, got {data['closed_names']!r}")
-    for name in ("splits", "format_options", "names"):
+    for name in ("splits", "format_options", "convert_options", "names"):
         if name in data and not isinstance(data[name], dict):
             raise RecipeError(f"{path}: field {name!r} must be a mapping, got {data[name]!r}")
     recipe = DatasetRecipe(**data, path=path)
@@ -123,6 +129,8 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
 
 
 def _check(recipe: DatasetRecipe, path: Path) -> None:
+    from rsdata.build import ConvertOptions
+
     if not _NAME.match(recipe.name):
         raise RecipeError(f"{path}: name {recipe.name!r} must be lower case letters, digits, '-' and '_'")
     if path.stem != recipe.name:
@@ -139,6 +147,17 @@ def _check(recipe: DatasetRecipe, path: Path) -> None:
         recipe.vocabulary()
     except RsdataError as error:
         raise RecipeError(f"{path}: {error}") from None
+    for key, value in recipe.convert_options.items():
+        expected = RECIPE_CONVERT_OPTIONS.get(key)
+        if expected is None:
+            raise RecipeError(f"{path}: convert_options has no option {key!r}; valid options: "
+                              f"{', '.join(RECIPE_CONVERT_OPTIONS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float) if expected is float else expected):
+            raise RecipeError(f"{path}: convert_options.{key} must be {expected.__name__}, got {value!r}")
+    try:
+        ConvertOptions(**recipe.convert_options).check()
+    except RsdataError as error:
+        raise RecipeError(f"{path}: convert_options: {error}") from None
     options = {k: str(v) for k, v in recipe.format_options.items()}
     if options != dict(recipe.format_options):
         raise RecipeError(f"{path}: format_options values must be text, got {dict(recipe.format_options)!r}")

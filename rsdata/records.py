@@ -73,11 +73,14 @@ class ImageRecord:
     ``image_path`` is the image file; ``image_name`` its path relative to the source root (written to the output
     as the image's ``path``). ``image_data``, when set, holds the image's encoded bytes (PNG or JPEG) for sources
     whose images are not files of their own (frames decoded from a video, tiles read from a large raster);
-    ``image_path`` then names the file they came from, for messages. ``dropped_objects`` counts objects a rule
-    left out, by reason (for example ``region_below_min_area`` under m2b/1); the build adds them to its report.
-    ``width``/``height`` are the image's pixel size, ``None`` until the image has been read (formats parse
-    annotations without opening images; the build fills them in). ``annotation_path`` is the file the objects
-    came from, for error messages.
+    ``image_path`` then names the file they came from, for messages. ``reencoded_from``: when ``image_data`` was
+    encoded anew from pixels of ``image_path`` (a window of a raster, written as PNG) rather than being bytes of a
+    file, the format of ``image_path`` (Pillow's name, e.g. "TIFF"); the row then names it as
+    ``source_image_format`` and the data's own format as ``image_encoding``, never "original".
+    ``dropped_objects`` counts objects a rule left out, by reason (for example ``region_below_min_area`` under
+    m2b/1); the build adds them to its report. ``width``/``height`` are the image's pixel size, ``None`` until
+    the image has been read (formats parse annotations without opening images; the build fills them in).
+    ``annotation_path`` is the file the objects came from, for error messages.
 
     ``human_captions``: captions people wrote for this image (retrieval sets), in source order, each exactly as
     published without its line terminator; when there are any, they are the row's captions (rule ``human``) and
@@ -95,6 +98,7 @@ class ImageRecord:
     height: int | None = None
     annotation_path: Path | None = None
     image_data: bytes | None = None
+    reencoded_from: str | None = None
     dropped_objects: Mapping[str, int] = field(default_factory=dict)
     extras: Mapping[str, Any] = field(default_factory=dict)
 

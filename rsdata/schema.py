@@ -2,7 +2,9 @@
 
 One row per image. Columns (``datasets`` feature types):
 
-- ``image``: ``Image()``, stored as struct {bytes, path}; ``path`` is the image's path relative to the source root.
+- ``image``: ``Image()``, stored as struct {bytes, path}; ``path`` is the source image's path relative to the
+  source root (provenance: for a tile, the scene it was cut from, which ``tile_offset`` locates it in; its file
+  ending need not be the bytes' format, which ``image_encoding`` gives).
 - ``width``, ``height`` (int32): pixel size of the stored image.
 - ``captions``: list of 5 strings; ``caption_rule``: the id of the rule that made them ("b2c/1");
   ``caption_templates``: the template id behind each caption (see :mod:`rsdata.captions.templates`).
@@ -12,8 +14,10 @@ One row per image. Columns (``datasets`` feature types):
   ``tile_offset`` [x, y] (int32, pixels in the source image), ``license``; for georeferenced sources ``crs``
   (``EPSG:<code>`` or WKT), ``geo_transform`` (GDAL's six affine numbers of the stored image) and
   ``footprint_wgs84`` (the image's outline as WKT in longitude/latitude), null otherwise.
-- ``source_image_format`` (Pillow's name, e.g. "PNG"), ``image_encoding`` ("original" when the bytes are the
-  source file's, else the format they were re-encoded to), ``image_scale`` [x, y] (stored / source pixels).
+- ``source_image_format`` (Pillow's name of the source file's format, e.g. "PNG", "TIFF" for a GeoTIFF),
+  ``image_encoding`` ("original" only when the bytes are the source file's, byte for byte; else the format they
+  were encoded to: "png" or "jpeg", as for every tile cut out of a larger image), ``image_scale`` [x, y] (stored /
+  source pixels); a tile's ``width``, ``height``, ``geo_transform`` and ``footprint_wgs84`` are the tile's own.
 
 Rows whose captions come from people (retrieval sets) have those captions as written, ``caption_rule`` "human"
 and no templates; scene-classification rows have no captions (``caption_rule`` "none") and no objects.

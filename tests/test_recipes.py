@@ -50,6 +50,10 @@ citation: "@misc{mini}"
     ("names: {plane: {singular: plane, plurals: planes}}\n", "plane"),
     ("name: Mini\n", "must be lower case"),
     ("closed_names: 'yes'\n", "field 'closed_names' must be true or false, got 'yes'"),
+    ("convert_options: {limit: 3}\n", "convert_options has no option 'limit'; valid options: tile, tile_overlap"),
+    ("convert_options: {tile: big}\n", "convert_options.tile must be int, got 'big'"),
+    ("convert_options: {tile: 512, tile_overlap: 1.5}\n", "--overlap must be a fraction in [0, 1)"),
+    ("format_options: {tile: '512'}\n", "format 'dota' has no option 'tile'"),
 ])
 def test_bad_recipes_are_named_and_explained(tmp_path, change, message):
     key = change.split(":")[0]

@@ -135,7 +135,7 @@ def _rgb_mask(root: Path) -> list[str]:
 
     rgb_mask.write_source(root, 2)
     _truncate(_first(root / "gts_for_participants", "*.png"))
-    return ["rgb_mask", "-o", "images=top", "-o", "masks=gts_for_participants"]
+    return ["rgb_mask", "-o", "classes=isprs", "-o", "images=top", "-o", "masks=gts_for_participants"]
 
 
 def _isaid(root: Path) -> list[str]:

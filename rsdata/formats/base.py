@@ -20,6 +20,12 @@ How records become rows, for formats that are not box-captioned (all defaults su
   prompt names); ``assigns_splits`` (set by ``list_items``) says the format made the splits itself, and the
   build then writes each split's image list to ``OUT/splits/<split>.txt``.
 
+Tiling (the build's ``--tile``/``--overlap``, one mechanism for every format): a format whose ``parse`` reads a
+window of a large raster itself (the mask formats: per-tile Mask-to-Box, pixels and georeferencing read window by
+window) says so by returning its items' tiles from :meth:`SourceFormat.tile_items`, one item per tile with its
+``window`` set. For every other format ``tile_items`` returns None, and the build parses the whole image and cuts
+it and its boxes (:func:`rsdata.geometry.objects_in_window`).
+
 Formats are registered by name with :func:`register_format` and found with :func:`get_format`.
 """
 
@@ -52,9 +58,9 @@ class SourceItem:
 
     ``split`` is the source's split name (folder name, e.g. "val"); ``image_name`` the image's path relative to
     the source root with "/" separators (also used when the image is missing, naming what was looked for);
-    ``size_bytes`` the image file's size (0 when missing), used to plan shards. ``window`` ``(x, y, w, h)``
-    selects a tile of a large raster when the format itself tiles (segmentation sources read window by window);
-    None means the whole image.
+    ``size_bytes`` the image file's size (0 when missing; a tile's share of it), used to plan shards. ``window``
+    ``(x, y, w, h)`` selects one tile of a large raster (set by :meth:`SourceFormat.tile_items` in a tiled build
+    of a format that reads windows); None means the whole image.
     """
 
     split: str
@@ -102,6 +108,15 @@ class SourceFormat:
 
     def parse(self, item: SourceItem) -> ImageRecord:
         raise NotImplementedError
+
+    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float) -> list[SourceItem] | None:
+        """The items of a tiled build (``--tile size --overlap overlap``), for a format that reads windows itself:
+        one item per tile of :func:`rsdata.geometry.tile_windows`, with its ``window``, which :meth:`parse` then
+        honours (the record holds that window's objects, pixels and georeferencing, in window coordinates).
+
+        Default None: the format parses whole images, and the build cuts each image and its boxes into tiles.
+        """
+        return None
 
     def extra_features(self) -> Mapping[str, Any]:
         """Columns this format adds after the base output columns: name -> ``datasets`` feature, in column order.

@@ -59,13 +59,19 @@ There is no ``classes=0:name,...`` form: a table is a named, documented declarat
 table's no-data and boundary classes. ``min_area`` (pixels, default 1) drops smaller regions, counted in the
 build report as ``region_below_min_area``.
 
-Tiling: ``tile`` (pixels) cuts each image into square windows with ``overlap`` (fraction of a tile's side, in
-[0, 1)) as :func:`rsdata.geometry.tile_windows` does (the last tile of a row or column moved back inside the
-image); by default each image is one item. Listing reads raster headers only; parsing reads the item's window of
-image and mask (:mod:`rsdata.raster`), so memory follows the tile size. ``bands`` (comma list, 1-based) picks
-the image bands shown (default 1,2,3, or 1 for a single-band image); data that is not 8-bit is stretched
-between the 2nd and 98th percentiles of each band (option ``percentiles=LOW,HIGH``). Georeferenced images
-(GeoTIFF) give each record its CRS, geotransform and WGS84 footprint.
+Tiling is the build's (``rsdata convert --tile SIZE --overlap F``): each image is cut into square windows as
+:func:`rsdata.geometry.tile_windows` does (the last tile of a row or column moved back inside the image), one
+item per tile, and each tile's boxes come from m2b/1 over that tile's window of the mask, so a region crossing
+tile edges is a box in every tile it covers (``--tile-keep-share`` is for box formats; it does not apply here).
+Without ``--tile`` each image is one item. (The former format options ``-o tile=``/``-o overlap=`` are refused,
+naming ``--tile``/``--overlap``.) Listing reads raster headers only; parsing reads the item's window of image and
+mask (:mod:`rsdata.raster`), so memory follows the tile size. A window that is not a whole PNG or JPEG file is
+written as PNG (``image_encoding`` "png", ``source_image_format`` the source file's, e.g. "TIFF"); the row's
+``image`` path stays the source image's, and ``tile_offset`` locates the window in it. ``bands`` (comma list,
+1-based) picks the image bands shown (default 1,2,3, or 1 for a single-band image); data that is not 8-bit is
+stretched between the 2nd and 98th percentiles of each band (option ``percentiles=LOW,HIGH``). Georeferenced
+images (GeoTIFF) give each record (each tile) its CRS, its own geotransform (rasterio's ``window_transform``)
+and its own WGS84 footprint.
 
 Real samples checked: LoveDA masks (mmsegmentation's copy, 1024 x 1024) and one mmsegmentation Potsdam crop.
 Licences differ per dataset (LoveDA CC BY-NC-SA 4.0, ISPRS benchmark terms); the recipes name them.
@@ -204,8 +210,6 @@ class MaskOptions:
     layout: str = "given"
     ignore: str | None = None
     min_area: int | str = 1
-    tile: int | str | None = None
-    overlap: float | str = 0.0
     images: str = "img_dir"
     masks: str = "ann_dir"
     image_suffix: str = ""
@@ -231,17 +235,6 @@ class MaskOptions:
             raise OptionError(f"option layout={self.layout}: class table {self.classes!r} has no "
                               "mmsegmentation-converted copy; use layout=given")
         object.__setattr__(self, "min_area", _positive_int("min_area", self.min_area))
-        if self.tile is not None and str(self.tile).lower() not in ("", "none"):
-            object.__setattr__(self, "tile", _positive_int("tile", self.tile))
-        else:
-            object.__setattr__(self, "tile", None)
-        try:
-            overlap = float(self.overlap)
-        except ValueError:
-            overlap = -1.0
-        if not 0.0 <= overlap < 1.0:
-            raise OptionError(f"option overlap={self.overlap!r}: expected a fraction of the tile side in [0, 1)")
-        object.__setattr__(self, "overlap", overlap)
         object.__setattr__(self, "bands", _parse_bands(self.bands))
         object.__setattr__(self, "percentiles", _parse_percentiles(self.percentiles))
         for name in ("images", "masks"):
@@ -305,7 +298,8 @@ class _Pair:
 
 
 class MaskFormat(SourceFormat):
-    """Base of the mask formats: layout, tiling, image windows and provenance; subclasses read masks."""
+    """Base of the mask formats: layout, tiles (:meth:`tile_items`), image windows and provenance; subclasses read
+    masks."""
 
     mask_kind: ClassVar[str] = "mask"
 
@@ -318,35 +312,50 @@ class MaskFormat(SourceFormat):
         #: Split folders left out because none of their images has a mask (set by ``list_items``).
         self.splits_left_out: list[dict] = []
 
-    def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
-        from rsdata.raster import read_raster_info
+    #: Former format options, now the build's: the message names the option to use instead.
+    moved_options: ClassVar[Mapping[str, str]] = {"tile": "--tile SIZE", "overlap": "--overlap FRACTION"}
 
+    @classmethod
+    def from_option_strings(cls, pairs: Mapping[str, str]) -> "MaskFormat":
+        moved = [key for key in pairs if key in cls.moved_options]
+        if moved:
+            given = ", ".join(f"-o {key}={pairs[key]}" for key in moved)
+            instead = " and ".join(cls.moved_options[key] for key in moved)
+            no_longer = "is no longer a format option" if len(moved) == 1 else "are no longer format options"
+            raise OptionError(f"format {cls.name!r}: {given} {no_longer}; tiling is the same for every format: use "
+                              f"{instead} (rsdata convert), or convert_options: {{tile: SIZE, tile_overlap: "
+                              f"FRACTION}} in a dataset recipe")
+        return super().from_option_strings(pairs)
+
+    def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         self._resolve_layout(root)
-        pairs = self._pairs(root, splits)
         items = []
-        for pair in pairs:
-            windows: list[tuple[int, int, int, int] | None] = [None]
-            if pair.image_path is not None and pair.mask_path is not None:
-                try:
-                    info = read_raster_info(pair.image_path)
-                except RecordError:
-                    pass  # parse reports it, once, as a record of its own
-                else:
-                    windows = self._windows(info.width, info.height)
+        for pair in self._pairs(root, splits):
             size, mtime = file_signature(pair.image_path)
-            share = max(1, size // len(windows))
-            for window in windows:
-                items.append(SourceItem(split=pair.split, source_id=pair.source_id, image_name=pair.image_name,
-                                        image_path=pair.image_path, annotation_path=pair.mask_path,
-                                        size_bytes=share, mtime_ns=mtime, window=window))
+            items.append(SourceItem(split=pair.split, source_id=pair.source_id, image_name=pair.image_name,
+                                    image_path=pair.image_path, annotation_path=pair.mask_path, size_bytes=size,
+                                    mtime_ns=mtime))
         return items
 
-    def _windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float) -> list[SourceItem]:
+        """One item per window, from the image's header (an item lacking its image or mask, or whose image cannot
+        be read, stays whole: parsing reports it, once)."""
         from rsdata.geometry import tile_windows
+        from rsdata.raster import read_raster_info
 
-        if self.options.tile is None:
-            return [(0, 0, width, height)]
-        return tile_windows(width, height, self.options.tile, self.options.overlap)
+        tiles = []
+        for item in items:
+            windows: list[tuple[int, int, int, int] | None] = [None]
+            if item.image_path is not None and item.annotation_path is not None:
+                try:
+                    info = read_raster_info(item.image_path)
+                except RecordError:
+                    pass
+                else:
+                    windows = tile_windows(info.width, info.height, size, overlap)
+            share = max(1, item.size_bytes // len(windows))
+            tiles.extend(dataclasses.replace(item, size_bytes=share, window=window) for window in windows)
+        return tiles
 
     def _resolve_layout(self, root: Path) -> None:
         options = self.options
@@ -482,9 +491,11 @@ class MaskFormat(SourceFormat):
         provenance = Provenance(source_dataset=self.name, split=item.split, source_id=item.source_id,
                                 tile_offset=(window[0], window[1]), license=self.default_license, crs=crs,
                                 geo_transform=geo_transform, footprint_wgs84=footprint)
-        image_data = None if self._passes_through(image_info, window) else self._image_bytes(item, window)
+        passes_through = self._passes_through(image_info, window)
+        image_data = None if passes_through else self._image_bytes(item, window)
         return ImageRecord(image_path=item.image_path, image_name=item.image_name, provenance=provenance,
                            objects=objects, annotation_path=item.annotation_path, image_data=image_data,
+                           reencoded_from=None if passes_through else image_info.image_format,
                            width=window[2], height=window[3],
                            dropped_objects={_min_area_reason(): dropped} if dropped else {})
 

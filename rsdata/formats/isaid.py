@@ -24,10 +24,11 @@ Boxes (option ``boxes``):
 - ``m2b``: m2b/1 over the semantic colour mask, per class, as the RemoteCLIP recipe does (touching instances of
   one class merge into one region); the instance mask is not read.
 
-``min_area`` drops instances (or regions) of fewer pixels, counted as ``region_below_min_area``. Tiling,
-``tile``/``overlap`` (the RemoteCLIP recipe: 896-pixel tiles), ``bands`` and ``percentiles`` are those of
-:mod:`rsdata.formats.index_mask`; the class table is iSAID's own (``classes`` defaults to ``isaid``, as the format
-is iSAID's), and ``layout`` is only ``given`` (mmsegmentation's iSAID copy is patches with its own indices). An unknown colour in the semantic mask is ``unknown_class`` naming the mask,
+``min_area`` drops instances (or regions) of fewer pixels, counted as ``region_below_min_area``. Tiling (the
+build's ``--tile``/``--overlap``; the RemoteCLIP recipe: 896-pixel tiles, boxes computed per tile), ``bands`` and
+``percentiles`` are those of :mod:`rsdata.formats.index_mask`; the class table is iSAID's own (``classes``
+defaults to ``isaid``, as the format is iSAID's), and ``layout`` is only ``given`` (mmsegmentation's iSAID copy
+is patches with its own indices). An unknown colour in the semantic mask is ``unknown_class`` naming the mask,
 colour and pixel; a missing instance mask (``boxes=instances``) is ``missing_annotation``.
 
 Licence: iSAID's annotations are for academic use (https://captain-whu.github.io/iSAID/); the images are DOTA's

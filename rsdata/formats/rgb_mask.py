@@ -1,12 +1,12 @@
 """Colour-coded RGB label masks (ISPRS Potsdam/Vaihingen as published, iSAID ``*_instance_color_RGB.png``,
 UAVid), turned into boxes with m2b/1.
 
-Layout, split folders without masks, tiling, image bands, georeferencing and the options ``layout``, ``ignore``,
-``min_area``, ``tile``, ``overlap``, ``images``, ``masks``, ``image_suffix``, ``mask_suffix``, ``exclude``,
-``bands`` and ``percentiles`` are those of :mod:`rsdata.formats.index_mask` (read its docstring). With
-``layout=mmseg`` (or ``auto`` finding ``img_dir/`` + ``ann_dir/``) the source is mmsegmentation's converted copy,
-whose masks are index masks: ``classes=isprs_rgb`` then reads them with ``isprs_mmseg`` (the recipes
-``potsdam`` and ``vaihingen`` do this). Typical layouts::
+Layout, split folders without masks, tiling (the build's ``--tile``/``--overlap``: m2b/1 per tile), image bands,
+georeferencing and the options ``layout``, ``ignore``, ``min_area``, ``images``, ``masks``, ``image_suffix``,
+``mask_suffix``, ``exclude``, ``bands`` and ``percentiles`` are those of :mod:`rsdata.formats.index_mask` (read
+its docstring). With ``layout=mmseg`` (or ``auto`` finding ``img_dir/`` + ``ann_dir/``) the source is
+mmsegmentation's converted copy, whose masks are index masks: ``classes=isprs_rgb`` then reads them with
+``isprs_mmseg`` (the recipes ``potsdam`` and ``vaihingen`` do this). Typical layouts::
 
     ISPRS Potsdam    <root>/2_Ortho_RGB/top_potsdam_2_10_RGB.tif + <root>/5_Labels_all/top_potsdam_2_10_label.tif
                      -o images=2_Ortho_RGB -o masks=5_Labels_all -o image_suffix=_RGB.tif -o mask_suffix=_label.tif

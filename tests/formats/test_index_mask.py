@@ -40,12 +40,13 @@ def row_boxes(row) -> Counter:
     return Counter((o["category"], tuple(o["bbox"])) for o in row["objects"])
 
 
-def convert(source: Path, out: Path, *options: str, fmt: str = "index_mask"):
+def convert(source: Path, out: Path, *options: str, fmt: str = "index_mask", tile: int | None = None):
     import pyarrow.parquet as pq
 
     from rsdata.cli import main
 
     args = ["convert", fmt, str(source), str(out), "--no-progress", "--on-error", "skip"]
+    args += ["--tile", str(tile)] if tile is not None else []
     for option in options:
         args += ["-o", option]
     assert main(args) == 0
@@ -76,8 +77,8 @@ def test_real_loveda_and_potsdam_match_opencv_and_get_five_captions(tmp_path):
 
 def test_real_loveda_tiles_at_image_edges(tmp_path):
     loveda = realdata("loveda_masks")
-    fmt = get_format("index_mask").from_option_strings({"classes": "loveda", "tile": "600", "overlap": "0.25"})
-    items = [i for i in fmt.list_items(loveda, None) if i.source_id == "0"]
+    fmt = get_format("index_mask").from_option_strings({"classes": "loveda"})
+    items = fmt.tile_items([i for i in fmt.list_items(loveda, None) if i.source_id == "0"], 600, 0.25)
     # stride 450 over 1024: tiles at 0 and 424 (the last moved back to end at the edge)
     assert [i.window for i in items] == [(0, 0, 600, 600), (424, 0, 600, 600), (0, 424, 600, 600),
                                          (424, 424, 600, 600)]
@@ -174,8 +175,8 @@ BAD_OPTIONS = [
     ({"classes": "cityscapes"}, "classes='cityscapes': expected one of isprs, isprs_mmseg, loveda"),
     ({"classes": "loveda", "ignore": "sky"}, "'sky' is not a class of table 'loveda'"),
     ({"classes": "loveda", "layout": "voc"}, "layout='voc': expected one of given, mmseg, auto"),
-    ({"tile": "0"}, "tile='0'"),
-    ({"overlap": "1"}, "overlap='1'"),
+    ({"tile": "512"}, "-o tile=512 is no longer a format option; tiling is the same for every format: use --tile"),
+    ({"overlap": "0.5"}, "use --overlap"),
     ({"min_area": "x"}, "min_area='x'"),
     ({"bands": "1,2"}, "bands='1,2'"),
     ({"percentiles": "98,2"}, "percentiles='98,2'"),
@@ -247,8 +248,8 @@ def test_potsdam_native_names_and_georeferenced_tiles(tmp_path):
         dataset.write(mask[None])
     fmt = get_format("index_mask").from_option_strings({
         "images": "4_Ortho_RGBIR", "masks": "5_Labels_all", "image_suffix": "_RGBIR.tif",
-        "mask_suffix": "_label.tif", "classes": "potsdam_mmseg", "tile": "64", "bands": "3,2,1"})
-    items = fmt.list_items(root, None)
+        "mask_suffix": "_label.tif", "classes": "potsdam_mmseg", "bands": "3,2,1"})
+    items = fmt.tile_items(fmt.list_items(root, None), 64, 0.0)
     assert [i.window for i in items] == [(0, 0, 64, 64), (36, 0, 64, 64), (0, 6, 64, 64), (36, 6, 64, 64)]
     assert {i.source_id for i in items} == {"top_potsdam_2_10"}
     last = fmt.parse(items[-1])
@@ -267,7 +268,7 @@ def test_generated_source_round_trip(tmp_path):
     from tests.formats.generators.index_mask import write_source
 
     expected = write_source(tmp_path / "src", 12, seed=5)
-    rows, _ = convert(tmp_path / "src", tmp_path / "out", "classes=loveda", "tile=32")
+    rows, _ = convert(tmp_path / "src", tmp_path / "out", "classes=loveda", tile=32)
     # the generator's regions never cross a 16-pixel cell, so 32-pixel tiles keep each whole (tiles: x 0, 32; y 0, 16)
     found = Counter()
     for row in rows:

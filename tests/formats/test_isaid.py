@@ -72,8 +72,8 @@ def test_real_samples_instances_and_m2b(tmp_path):
 def test_real_tiles_at_image_edges():
     source = realdata("isaid_masks")
     folder = source / "train" / "images"
-    fmt = get_format("isaid").from_option_strings({"tile": "896", "overlap": "0.25"})
-    items = [i for i in fmt.list_items(source, None) if i.source_id == "P0005"]  # 884 x 977
+    fmt = get_format("isaid")()
+    items = fmt.tile_items([i for i in fmt.list_items(source, None) if i.source_id == "P0005"], 896, 0.25)  # 884 x 977
     assert [i.window for i in items] == [(0, 0, 884, 896), (0, 81, 884, 896)]
     for item in items:
         record = fmt.parse(item)

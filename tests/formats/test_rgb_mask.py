@@ -41,9 +41,8 @@ def test_real_isaid_colour_masks_match_opencv(tmp_path):
 
 def test_real_isaid_tiles_at_image_edges():
     source = realdata("isaid_masks")
-    fmt = get_format("rgb_mask").from_option_strings(
-        dict(option.split("=", 1) for option in ISAID_OPTIONS) | {"tile": "512"})
-    items = [i for i in fmt.list_items(source, None) if i.source_id == "P0005"]  # 884 x 977
+    fmt = get_format("rgb_mask").from_option_strings(dict(option.split("=", 1) for option in ISAID_OPTIONS))
+    items = fmt.tile_items([i for i in fmt.list_items(source, None) if i.source_id == "P0005"], 512, 0.0)  # 884 x 977
     assert [i.window for i in items] == [(0, 0, 512, 512), (372, 0, 512, 512), (0, 465, 512, 512),
                                          (372, 465, 512, 512)]
     mask = packed(np.asarray(Image.open(source / "train" / "images" / "P0005_instance_color_RGB.png")))
@@ -86,8 +85,8 @@ def test_unknown_colour_names_mask_colour_and_pixel(tmp_path):
     mask = isprs_mask()
     mask[44, 61] = (1, 2, 3)
     write_pair(tmp_path, mask)
-    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts", "tile": "32"})
-    items = fmt.list_items(tmp_path, None)
+    fmt = get_format("rgb_mask").from_option_strings({"classes": "isprs", "images": "top", "masks": "gts"})
+    items = fmt.tile_items(fmt.list_items(tmp_path, None), 32, 0.0)
     assert [i.window for i in items][-1] == (32, 16, 32, 32)
     with pytest.raises(RecordError) as caught:
         fmt.parse(items[-1])
