@@ -83,6 +83,7 @@ class ConvertOptions:
     names: Mapping[str, Any] | None = None  # shapes output; label -> caption name (a recipe's name map)
     source_name: str | None = None  # shapes output; default: the format's name
     license: str | None = None  # shapes output; default: the format's default licence
+    allow_outside_links: bool = False  # shapes output (which rows exist); read files that links lead out of SOURCE
     on_error: str = "raise"  # "skip" leaves bad records out and counts them
     num_proc: int = 1
     overwrite: bool = False  # replace an rsdata build with a different plan in OUT
@@ -177,6 +178,10 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
     if options.tile is not None and source_format.caption_rule != RULE_ID:
         raise OptionError(f"--tile cuts box-annotated images into tiles; the rows of format {source_format.name!r} "
                           f"are captioned by rule {source_format.caption_rule!r}, which describes whole images")
+    from rsdata.formats.base import ReadPolicy
+
+    # What the format may read: set before listing, and carried to the worker processes with the format.
+    source_format.read_policy = ReadPolicy(source.resolve(), options.allow_outside_links, options.max_pixels)
     items = source_format.list_items(source, options.splits)
     extra_features = dict(source_format.extra_features())
     output_features(extra_features)  # refuses extra columns named like base columns
@@ -365,7 +370,7 @@ class _ShardJob:
     def _rows_or_skips(self, item: SourceItem, stats: ShardStats) -> Iterator[dict]:
         """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
         try:
-            record = self.format.parse(item)
+            record = self.format.read(item)
             for number, row in enumerate(self.rows(record)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
@@ -476,10 +481,12 @@ class _ShardJob:
         # Reports name files relative to the source root, so they do not depend on where the source lies.
         if path is None:
             return ""
-        try:
-            return Path(path).resolve().relative_to(self.plan.source).as_posix()
-        except ValueError:
-            return str(path)
+        for candidate in (Path(path).resolve(), Path(path)):  # unresolved: a link out of SOURCE (as it is named)
+            try:
+                return candidate.relative_to(self.plan.source).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
 
 def _run_shards(job: _ShardJob, pending: list[ShardPlan], options: ConvertOptions):

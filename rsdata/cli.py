@@ -86,8 +86,13 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         help="convert only this split folder (repeatable); names a single-split source")
     parser.add_argument("--max-side", type=int, metavar="N",
                         help="resize (re-encode) images whose longer side is larger")
-    parser.add_argument("--max-pixels", type=int, metavar="N", default=DEFAULT_MAX_PIXELS,
-                        help="images with more pixels are bad input (default %(default)s)")
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help="images with more pixels are bad input, image_too_large (default: the recipe's "
+                        f"max_pixels, else {DEFAULT_MAX_PIXELS:,}); above 64 Mpx a header claiming more than "
+                        "2,000 pixels per byte of file is refused too (a decompression bomb)")
+    parser.add_argument("--allow-outside-links", action="store_true",
+                        help="read files that symbolic links inside SOURCE lead out of it (images kept on another "
+                        "disk); by default such a file is bad input, link_outside_source")
     parser.add_argument("--num-proc", type=int, metavar="N", default=1, help="worker processes (output is identical)")
     parser.add_argument("--seed", type=int, metavar="N", default=0, help="seed of the caption choices (default 0)")
     parser.add_argument("--limit", type=int, metavar="N", help="at most this many images per split (the first, sorted)")
@@ -117,6 +122,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 
 def _run_convert(args: argparse.Namespace) -> int:
     from rsdata.build import ConvertOptions, convert
+    from rsdata.images import DEFAULT_MAX_PIXELS
 
     _check_push_target(args)
     if args.recipe is not None:
@@ -125,12 +131,14 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
+    max_pixels = DEFAULT_MAX_PIXELS
     if args.format.endswith((".yaml", ".yml")):
         from rsdata.recipe import load_dataset_recipe
 
         recipe = load_dataset_recipe(args.format)
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
         source_name, license = recipe.name, recipe.license
+        max_pixels = recipe.max_pixels or max_pixels
     for pair in args.option:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -138,7 +146,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         format_options[key] = value
     options = ConvertOptions(
         splits=tuple(args.splits) if args.splits else None, limit=args.limit, seed=args.seed,
-        max_side=args.max_side, max_pixels=args.max_pixels, reencode_format=args.reencode_format,
+        max_side=args.max_side, max_pixels=args.max_pixels if args.max_pixels is not None else max_pixels,
+        allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format,
         verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile,
         tile_overlap=args.overlap, tile_keep_share=args.tile_keep_share, names=names,
         source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
@@ -156,12 +165,14 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
     ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
                                         ("--source-name", args.source_name), ("--license", args.license),
-                                        ("-o", args.option)) if value]
+                                        ("-o", args.option), ("--max-pixels", args.max_pixels)) if value]
     if ignored:
-        raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source")
+        raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
+                          "(max_pixels: in the dataset recipe)")
     recipe = load_corpus_recipe(args.recipe)
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
-                          progress=args.progress, overwrite=args.overwrite)
+                          progress=args.progress, overwrite=args.overwrite,
+                          allow_outside_links=args.allow_outside_links)
     print(corpus_summary(result))
     return 0
 

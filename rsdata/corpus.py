@@ -80,8 +80,10 @@ class CorpusResult:
 
 
 def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | Path, *, num_proc: int = 1,
-                 on_error: str = "raise", progress: bool = True, overwrite: bool = False) -> CorpusResult:
-    """Build ``recipe`` from the source folders under ``sources_root`` into ``output``."""
+                 on_error: str = "raise", progress: bool = True, overwrite: bool = False,
+                 allow_outside_links: bool = False) -> CorpusResult:
+    """Build ``recipe`` from the source folders under ``sources_root`` into ``output`` (``allow_outside_links``:
+    as :class:`~rsdata.build.ConvertOptions`, for every source)."""
     from rsdata.build import ConvertOptions, convert
 
     started = time.perf_counter()
@@ -100,10 +102,11 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     def run(source: CorpusSource, outcome: SourceOutcome, stage: Path) -> None:
         # The staging folder belongs to the corpus build: a source whose files changed is converted again
         # (overwrite), while an unchanged one resumes where a killed run stopped (same plan fingerprint).
+        recipe_limit = {"max_pixels": source.recipe.max_pixels} if source.recipe.max_pixels else {}
         options = ConvertOptions(**{
-            "on_error": on_error, **source.options, "splits": source.splits, "seed": recipe.seed,
+            "on_error": on_error, **recipe_limit, **source.options, "splits": source.splits, "seed": recipe.seed,
             "names": dict(source.recipe.names), "source_name": source.name, "license": source.recipe.license,
-            "num_proc": num_proc, "progress": progress, "overwrite": True})
+            "num_proc": num_proc, "progress": progress, "overwrite": True, "allow_outside_links": allow_outside_links})
         result = convert(source.recipe.format, sources_root / source.folder, stage, options,
                          dict(source.recipe.format_options))
         outcome.images = result.report.images

@@ -20,6 +20,8 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     citation: |                         # BibTeX
       @article{...}
     notes: ...                          # optional free text
+    max_pixels: 400000000               # optional: a larger pixel limit (--max-pixels) for sources of very large
+                                        #   scenes; the default is rsdata.images.DEFAULT_MAX_PIXELS
 
 Errors name the file, the field and what is accepted.
 """
@@ -56,6 +58,7 @@ class DatasetRecipe:
     names: Mapping[str, Any] = field(default_factory=dict)
     license_note: str = ""
     notes: str = ""
+    max_pixels: int | None = None  # the build's pixel limit for this source (None: the default)
     path: Path | None = None
 
     def source_format(self):
@@ -107,6 +110,10 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
     for name in ("splits", "format_options", "names"):
         if name in data and not isinstance(data[name], dict):
             raise RecipeError(f"{path}: field {name!r} must be a mapping, got {data[name]!r}")
+    if "max_pixels" in data and (isinstance(data["max_pixels"], bool) or not isinstance(data["max_pixels"], int)
+                                 or data["max_pixels"] < 1):
+        raise RecipeError(f"{path}: field 'max_pixels' must be a positive whole number of pixels, got "
+                          f"{data['max_pixels']!r}")
     recipe = DatasetRecipe(**data, path=path)
     _check(recipe, path)
     return recipe

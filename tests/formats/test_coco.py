@@ -335,7 +335,8 @@ def test_real_hrrsd_json_converts_to_missing_image_skips(tmp_path):
     (source / "images").mkdir()
     (source / "annotations" / "instances_trainval.json").symlink_to(real)
     out = tmp_path / "out"
-    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 0
+    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 0
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 100}
     first = report["skipped"][0]

@@ -277,7 +277,8 @@ def test_real_sample(tmp_path):
     (source / "FullDataSet/AllImages").mkdir(parents=True)
     (source / "FullDataSet/Annotations").symlink_to(root / "FullDataSet/Annotations")
     out = tmp_path / "out"
-    assert main(["convert", "hrsc2016", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 0
+    assert main(["convert", "hrsc2016", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 0
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 1} and rows_of(out) == []
     assert report["skipped"][0]["path"].endswith("FullDataSet/Annotations/100000006.xml")

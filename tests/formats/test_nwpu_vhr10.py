@@ -217,7 +217,8 @@ def test_real_sample_without_images_converts_to_missing_image_skips(tmp_path):
     (source / "positive image set").mkdir(parents=True)
     (source / "ground truth").symlink_to(real, target_is_directory=True)
     out = tmp_path / "out"
-    assert main(["convert", "nwpu_vhr10", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 0
+    assert main(["convert", "nwpu_vhr10", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 0
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 10}
     assert sum(pq.read_table(p).num_rows for p in (out / "data").glob("*.parquet")) == 0

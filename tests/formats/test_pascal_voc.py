@@ -376,7 +376,7 @@ def test_real_hrrsd_samples(tmp_path):
     assert [i.source_id for i in items] == [p.stem for p in files]
     out = tmp_path / "out"
     assert main(["convert", "pascal_voc", str(source), str(out), "-o", "image_sets=none", "--no-progress",
-                 "--on-error", "skip"]) == 0
+                 "--on-error", "skip", "--allow-outside-links"]) == 0
     import json
 
     report = json.loads((out / "build_report.json").read_text())
