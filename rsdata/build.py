@@ -481,12 +481,13 @@ class _ShardJob:
         # Reports name files relative to the source root, so they do not depend on where the source lies.
         if path is None:
             return ""
-        for candidate in (Path(path).resolve(), Path(path)):  # unresolved: a link out of SOURCE (as it is named)
+        try:
+            return Path(path).resolve().relative_to(self.plan.source).as_posix()
+        except (ValueError, OSError, RuntimeError):  # a link out of SOURCE, or a loop: named as the source names it
             try:
-                return candidate.relative_to(self.plan.source).as_posix()
+                return Path(path).relative_to(self.plan.source).as_posix()
             except ValueError:
-                continue
-        return str(path)
+                return str(path)
 
 
 def _run_shards(job: _ShardJob, pending: list[ShardPlan], options: ConvertOptions):

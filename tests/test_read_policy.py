@@ -154,6 +154,18 @@ def test_an_image_named_by_a_coco_file_through_an_outside_link_is_refused(tmp_pa
     assert loaded_ids(skipped, tmp_path) == {"1"}
 
 
+def test_a_link_loop_is_a_record_error_not_a_crash(tmp_path):
+    source = tmp_path / "dota"
+    write_dota_item(source, "A", OBJECT)
+    write_dota_item(source, "LOOP", OBJECT, image=b"")
+    (source / "images" / "LOOP.jpg").symlink_to(source / "images" / "LOOP2.jpg")
+    (source / "images" / "LOOP2.jpg").symlink_to(source / "images" / "LOOP.jpg")
+    out = tmp_path / "out"
+    assert run("dota", source, out, "--on-error", "skip") == 0
+    assert report(out)["skipped_per_reason"] == {errors.LINK_OUTSIDE_SOURCE: 2}, "both images of the loop"
+    assert loaded_ids(out, tmp_path) == {"A"}
+
+
 def test_a_class_folder_linked_out_of_source_is_refused(tmp_path, outside):
     source = tmp_path / "scenes"
     (source / "forest").mkdir(parents=True)

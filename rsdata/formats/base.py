@@ -101,7 +101,11 @@ class ReadPolicy:
         its target; a missing file passes (the format reports it)."""
         if path is None or self.root is None or self.allow_outside_links:
             return
-        found = outside_link(Path(path), self.root)
+        try:
+            found = outside_link(Path(path), self.root)
+        except (RuntimeError, OSError) as error:  # a link loop: it leads to no file, inside SOURCE or out
+            raise RecordError(path, f"is a symbolic link that resolves to no file ({error})",
+                              reason=errors.LINK_OUTSIDE_SOURCE) from None
         if found is None:
             return
         link, target = found
@@ -397,5 +401,8 @@ def file_signature(path: Path | None) -> tuple[int, int]:
     """(size, mtime in ns) of a file, (0, 0) when there is none: enough to notice a changed input on resume."""
     if path is None:
         return 0, 0
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:  # a link loop, say: reading the record reports it
+        return 0, 0
     return stat.st_size, stat.st_mtime_ns
