@@ -92,6 +92,7 @@ class ConvertOptions:
     closed_names: bool = False  # shapes output; names lists every class: another label is unknown_class
     source_name: str | None = None  # shapes output; default: the format's name
     license: str | None = None  # shapes output; default: the format's default licence
+    allow_outside_links: bool = False  # shapes output (which rows exist); read files that links lead out of SOURCE
     on_error: str = "raise"  # "skip" leaves bad records out and counts them
     num_proc: int = 1
     overwrite: bool = False  # replace an rsdata build with a different plan in OUT
@@ -190,6 +191,10 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
     if options.tile is not None and source_format.caption_rule != RULE_ID:
         raise OptionError(f"--tile cuts box-annotated images into tiles; the rows of format {source_format.name!r} "
                           f"are captioned by rule {source_format.caption_rule!r}, which describes whole images")
+    from rsdata.formats.base import ReadPolicy
+
+    # What the format may read: set before listing, and carried to the worker processes with the format.
+    source_format.read_policy = ReadPolicy(source.resolve(), options.allow_outside_links, options.max_pixels)
     items = source_format.list_items(source, options.splits)
     extra_features = dict(source_format.extra_features())
     output_features(extra_features)  # refuses extra columns named like base columns
@@ -415,7 +420,7 @@ class _ShardJob:
     def _rows_or_skips(self, item: SourceItem, stats: ShardStats) -> Iterator[dict]:
         """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
         try:
-            record = self.format.parse(item)
+            record = self.format.read(item)
             for number, row in enumerate(self.rows(record, is_tile=item.window is not None)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
@@ -556,8 +561,11 @@ class _ShardJob:
             return ""
         try:
             return Path(path).resolve().relative_to(self.plan.source).as_posix()
-        except ValueError:
-            return str(path)
+        except (ValueError, OSError, RuntimeError):  # a link out of SOURCE, or a loop: named as the source names it
+            try:
+                return Path(path).relative_to(self.plan.source).as_posix()
+            except ValueError:
+                return str(path)
 
 
 def _run_shards(job: _ShardJob, pending: list[ShardPlan], options: ConvertOptions):

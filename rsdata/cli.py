@@ -86,8 +86,13 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         help="convert only this split folder (repeatable); names a single-split source")
     parser.add_argument("--max-side", type=int, metavar="N",
                         help="resize (re-encode) images whose longer side is larger")
-    parser.add_argument("--max-pixels", type=int, metavar="N", default=DEFAULT_MAX_PIXELS,
-                        help="images with more pixels are bad input (default %(default)s)")
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help="images with more pixels are bad input, image_too_large (default: the recipe's "
+                        f"convert_options.max_pixels, else {DEFAULT_MAX_PIXELS:,}); above 64 Mpx a header claiming more than "
+                        "2,000 pixels per byte of file is refused too (a decompression bomb)")
+    parser.add_argument("--allow-outside-links", action="store_true",
+                        help="read files that symbolic links inside SOURCE lead out of it (images kept on another "
+                        "disk); by default such a file is bad input, link_outside_source")
     parser.add_argument("--num-proc", type=int, metavar="N", default=1, help="worker processes (output is identical)")
     parser.add_argument("--seed", type=int, metavar="N", default=0, help="seed of the caption choices (default 0)")
     parser.add_argument("--limit", type=int, metavar="N", help="at most this many images per split (the first, sorted)")
@@ -127,7 +132,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
     closed_names = False
-    tiling = {}  # the recipe's, then the command line's
+    recipe_options = {}  # the recipe's convert_options, then the command line's
     if args.format.endswith((".yaml", ".yml")):
         from rsdata.recipe import load_dataset_recipe
 
@@ -135,9 +140,10 @@ def _run_convert(args: argparse.Namespace) -> int:
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
-        tiling.update(recipe.convert_options)
-    tiling.update({key: value for key, value in (("tile", args.tile), ("tile_overlap", args.overlap),
-                                                 ("tile_keep_share", args.tile_keep_share)) if value is not None})
+        recipe_options.update(recipe.convert_options)
+    recipe_options.update({key: value for key, value in (
+        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_keep_share", args.tile_keep_share),
+        ("max_pixels", args.max_pixels)) if value is not None})
     for pair in args.option:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -145,8 +151,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         format_options[key] = value
     options = ConvertOptions(
         splits=tuple(args.splits) if args.splits else None, limit=args.limit, seed=args.seed,
-        max_side=args.max_side, max_pixels=args.max_pixels, reencode_format=args.reencode_format,
-        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **tiling, names=names,
+        max_side=args.max_side, allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format,
+        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **recipe_options, names=names,
         closed_names=closed_names,
         source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
         num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
@@ -164,12 +170,14 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
                                         ("--overlap", args.overlap), ("--tile-keep-share", args.tile_keep_share),
                                         ("--source-name", args.source_name), ("--license", args.license),
-                                        ("-o", args.option)) if value]
+                                        ("-o", args.option), ("--max-pixels", args.max_pixels)) if value]
     if ignored:
-        raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source")
+        raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
+                          "(max_pixels: in the dataset recipe's convert_options)")
     recipe = load_corpus_recipe(args.recipe)
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
-                          progress=args.progress, overwrite=args.overwrite)
+                          progress=args.progress, overwrite=args.overwrite,
+                          allow_outside_links=args.allow_outside_links)
     print(corpus_summary(result))
     return 0
 

@@ -83,8 +83,10 @@ class CorpusResult:
 
 
 def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | Path, *, num_proc: int = 1,
-                 on_error: str = "raise", progress: bool = True, overwrite: bool = False) -> CorpusResult:
-    """Build ``recipe`` from the source folders under ``sources_root`` into ``output``."""
+                 on_error: str = "raise", progress: bool = True, overwrite: bool = False,
+                 allow_outside_links: bool = False) -> CorpusResult:
+    """Build ``recipe`` from the source folders under ``sources_root`` into ``output`` (``allow_outside_links``:
+    as :class:`~rsdata.build.ConvertOptions`, for every source)."""
     from rsdata.build import ConvertOptions, convert
 
     started = time.perf_counter()
@@ -107,7 +109,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
             "on_error": on_error, **source.recipe.convert_options, **source.options, "splits": source.splits,
             "seed": recipe.seed, "names": dict(source.recipe.names), "closed_names": source.recipe.lists_classes,
             "source_name": source.name, "license": source.recipe.license, "num_proc": num_proc,
-            "progress": progress, "overwrite": True})
+            "progress": progress, "overwrite": True, "allow_outside_links": allow_outside_links})
         result = convert(source.recipe.format, sources_root / source.folder, stage, options,
                          dict(source.recipe.format_options))
         outcome.images = result.report.images

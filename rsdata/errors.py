@@ -23,6 +23,8 @@ EMPTY_LABEL_FILE = "empty_label_file"
 NOT_UTF8 = "not_utf8"
 UNKNOWN_CLASS = "unknown_class"  # a class id, colour or index that the class table does not list
 SIZE_MISMATCH = "size_mismatch"  # an annotation raster whose size differs from its image's
+# A file reached through a symbolic link that leads out of the source folder (allowed by --allow-outside-links).
+LINK_OUTSIDE_SOURCE = "link_outside_source"
 # Not an error: an image whose annotations describe nothing is not captioned (captions.md, b2c/1).
 NO_OBJECTS = "no_objects"
 
@@ -39,6 +41,7 @@ RECORD_ERROR_REASONS = (
     NOT_UTF8,
     UNKNOWN_CLASS,
     SIZE_MISMATCH,
+    LINK_OUTSIDE_SOURCE,
 )
 
 

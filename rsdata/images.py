@@ -10,7 +10,11 @@ Policy:
   CRC-32 must match and the file must end with IEND. That catches truncated and garbled files at copy speed.
   ``verify="decode"`` decodes every image (slower; catches damage inside JPEG entropy data too). Re-encoded
   images are always fully decoded.
-- ``max_pixels`` bounds width x height before anything is decoded (decompression bombs, wrong files).
+- Decompression bombs: nothing is decoded before its size is known from the header, and two checks refuse it
+  first (reason ``image_too_large``, naming the file, the claimed size and the limit):
+  ``max_pixels`` bounds width x height (default :data:`DEFAULT_MAX_PIXELS`; ``--max-pixels`` or a recipe's
+  ``max_pixels`` raise it for sources of very large scenes), and, above :data:`PLAUSIBLE_CHECK_MIN_PIXELS`, a
+  header must not claim more than :data:`MAX_PIXELS_PER_BYTE` pixels per byte of file (:func:`check_plausible_size`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,21 @@ from pathlib import Path
 from rsdata import errors
 from rsdata.errors import OptionError, RecordError
 
-DEFAULT_MAX_PIXELS = 1_000_000_000  # larger than DOTA-v2's biggest scenes (about 30,000 x 27,000)
+#: The default pixel limit: an RGB image of 150 Mpx (12,247 pixels a side) decodes to 450 MB. It is under Pillow's
+#: own decompression-bomb error (2 x ``PIL.Image.MAX_IMAGE_PIXELS``, about 179 Mpx), so every image of a build with
+#: the default limit opens in readers that keep Pillow's default. Sources of larger scenes raise it in their recipe
+#: (DOTA's largest images are 20,000 x 20,000; DOTA-v2.0's 29,200 x 27,620 need 810,000,000).
+DEFAULT_MAX_PIXELS = 150_000_000
+#: Images claiming more pixels than this must also pass the plausibility check (smaller ones never decode to more
+#: than 64 MB per band, and small near-uniform masks legitimately compress beyond any useful ratio: Pillow writes a
+#: uniform 1024 x 1024 palette mask as a 1-bit PNG of 222 bytes, 4,700 pixels per byte).
+PLAUSIBLE_CHECK_MIN_PIXELS = 64_000_000
+#: Above PLAUSIBLE_CHECK_MIN_PIXELS, a file may claim at most this many pixels per byte. Deflate cannot compress
+#: better than about 1,032:1, so no PNG of 8 bits per pixel or more, however uniform, exceeds about 1,030 pixels
+#: per byte (a uniform 8,192 x 8,192 8-bit mask: 1,029); LZW TIFF tops out near 1,300 and JPEG near 200 (a uniform
+#: progressive JPEG: 170). Only headers claiming far more than their bytes could hold (forged sizes; 1-bit images
+#: of nothing, which reach 8,200) go over: the margin is about 2x.
+MAX_PIXELS_PER_BYTE = 2_000
 PASS_THROUGH_FORMATS = ("JPEG", "PNG")
 REENCODE_FORMATS = ("png", "jpeg")
 VERIFY_MODES = ("structure", "decode")
@@ -73,7 +91,7 @@ def prepare_image(path: Path, *, data: bytes | None = None, max_side: int | None
     header = read_jpeg_or_png_header(data)
     if header is not None:
         source_format, width, height = header
-        _check_pixels(path, width, height, max_pixels)
+        check_pixels(path, width, height, max_pixels, file_bytes=len(data))
         if max_side is None or max(width, height) <= max_side:
             _check_structure(path, data, source_format)
             if verify == "decode":
@@ -83,7 +101,7 @@ def prepare_image(path: Path, *, data: bytes | None = None, max_side: int | None
     with _pixel_limit_lifted():
         image = _open(path, data)
         width, height = image.size
-        _check_pixels(path, width, height, max_pixels)
+        check_pixels(path, width, height, max_pixels, file_bytes=len(data))
         source_format = image.format or "unknown"
         if source_format in PASS_THROUGH_FORMATS and (max_side is None or max(width, height) <= max_side):
             # A JPEG or PNG whose header the fast reader could not follow but Pillow can: still passed through.
@@ -100,7 +118,7 @@ def decode_image(path: Path, *, data: bytes | None = None, max_pixels: int = DEF
     data = _read(path, data)
     with _pixel_limit_lifted():
         image = _open(path, data)
-        _check_pixels(path, *image.size, max_pixels)
+        check_pixels(path, *image.size, max_pixels, file_bytes=len(data))
         _decode(path, image)
     return image, image.format or "unknown"
 
@@ -140,10 +158,28 @@ def _open(path: Path, data: bytes):
         raise RecordError(path, f"damaged image header ({exc})", reason=errors.CORRUPT_IMAGE) from None
 
 
-def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
+def check_pixels(path: Path, width: int, height: int, max_pixels: int, *, file_bytes: int | None = None) -> None:
+    """Refuse (``image_too_large``) an image over ``max_pixels``, or, given its file's size ``file_bytes``, one
+    whose header is implausible for that size (:func:`check_plausible_size`). Call before decoding anything."""
     if width * height > max_pixels:
         raise RecordError(path, f"image is {width} x {height} = {width * height:,} pixels, over the limit of "
-                          f"{max_pixels:,} (--max-pixels)", reason=errors.IMAGE_TOO_LARGE)
+                          f"{max_pixels:,} (raise it with --max-pixels N, or max_pixels in the dataset recipe)",
+                          reason=errors.IMAGE_TOO_LARGE)
+    if file_bytes is not None:
+        check_plausible_size(path, width, height, file_bytes)
+
+
+def check_plausible_size(path: Path, width: int, height: int, file_bytes: int) -> None:
+    """Refuse (``image_too_large``) a header claiming over :data:`PLAUSIBLE_CHECK_MIN_PIXELS` pixels and more than
+    :data:`MAX_PIXELS_PER_BYTE` pixels per byte of its ``file_bytes``-byte file: a decompression bomb (a forged
+    size, or a huge image of nothing) that would take memory for every pixel in every reader that decodes it."""
+    pixels = width * height
+    if pixels > PLAUSIBLE_CHECK_MIN_PIXELS and pixels > MAX_PIXELS_PER_BYTE * max(file_bytes, 1):
+        raise RecordError(path, f"image header claims {width} x {height} = {pixels:,} pixels in a file of only "
+                          f"{file_bytes:,} bytes ({pixels / max(file_bytes, 1):,.0f} pixels per byte); over "
+                          f"{PLAUSIBLE_CHECK_MIN_PIXELS:,} pixels the limit is {MAX_PIXELS_PER_BYTE:,} pixels per "
+                          "byte, so this is refused as a likely decompression bomb whatever --max-pixels says",
+                          reason=errors.IMAGE_TOO_LARGE)
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

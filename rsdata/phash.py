@@ -64,15 +64,20 @@ def perceptual_hash(image_bytes: bytes, *, where: str = "image") -> int:
     import imagehash
     from PIL import Image
 
-    from rsdata.images import _pixel_limit_lifted
+    from rsdata.errors import RecordError
+    from rsdata.images import _pixel_limit_lifted, check_plausible_size
 
-    # Large scenes (DOTA's reach 30,000 pixels a side) were admitted by the build's own pixel limit.
+    # Large scenes (DOTA-v2's reach 29,200 pixels a side) were admitted by the build's own pixel limit (recipes
+    # raise it); a header no real image could have (a decompression bomb) is still refused before decoding.
     with _pixel_limit_lifted():
         try:
             with Image.open(io.BytesIO(image_bytes)) as image:
+                check_plausible_size(where, *image.size, len(image_bytes))
                 bits = imagehash.phash(image, hash_size=HASH_SIZE).hash
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
             raise DedupInputError(f"{where}: the image cannot be decoded ({error})") from None
+        except RecordError as error:
+            raise DedupInputError(str(error)) from None
     return int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes(), "big")
 
 

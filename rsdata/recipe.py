@@ -7,8 +7,10 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     format: pascal_voc                  # a registered format (``rsdata formats``)
     format_options: {}                  # that format's options, as ``-o KEY=VALUE`` would give them
     convert_options:                    # optional: conversion options the dataset is built with (the command
-      tile: 512                         #   line's --tile, --overlap, --tile-keep-share win over them)
+      tile: 512                         #   line's --tile, --overlap, --tile-keep-share, --max-pixels win)
       tile_overlap: 0.0
+      max_pixels: 810000000             #   a larger pixel limit for sources of very large scenes (the default is
+                                        #   rsdata.images.DEFAULT_MAX_PIXELS)
     layout: |                           # the folder layout as the publisher ships it
       DIOR/JPEGImages-trainval/*.jpg ...
     splits:                             # each source split and its use: pretraining, evaluation or unused
@@ -41,7 +43,7 @@ from rsdata.errors import RsdataError
 
 SPLIT_USES = ("pretraining", "evaluation", "unused")
 #: Conversion options (:class:`rsdata.build.ConvertOptions` fields) a dataset recipe may set, and their types.
-RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_keep_share": float}
+RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_keep_share": float, "max_pixels": int}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 

@@ -32,7 +32,8 @@ def test_real_geotiff_converts_with_crs_and_footprint(tmp_path, name, crs):
 
     out = tmp_path / "out"
     assert main(["convert", "index_mask", str(root), str(out), "--no-progress", "-o", "classes=loveda",
-                 "-o", "classes=loveda", "-o", "ignore=no-data,background", "--tile", "256"]) == 0
+                 "-o", "classes=loveda", "-o", "ignore=no-data,background", "--tile", "256",
+                 "--allow-outside-links"]) == 0
     rows = pq.read_table(out / "data").to_pylist()
     assert rows and all(row["crs"] == crs for row in rows)
     assert {tuple(row["tile_offset"]) for row in rows} == {

@@ -26,6 +26,20 @@ window) says so by returning its items' tiles from :meth:`SourceFormat.tile_item
 ``window`` set. For every other format ``tile_items`` returns None, and the build parses the whole image and cuts
 it and its boxes (:func:`rsdata.geometry.objects_in_window`).
 
+What a format may read is the build's :class:`ReadPolicy` (``SourceFormat.read_policy``, set by the build's plan):
+
+- Nothing from outside SOURCE. The build reads records through :meth:`SourceFormat.read`, which checks every file
+  a record names (its item's image and annotation file before parsing, the record's after: an image an
+  annotation names) with :meth:`ReadPolicy.check_path`: a file reached through a symbolic link that resolves
+  outside the (resolved) source root is ``link_outside_source``, an error naming the link and its target, unless
+  ``allow_outside_links`` is set. Listing only reads folder entries, so the helpers below may walk into a folder
+  that a link leads out of SOURCE (as ``images -> /mnt/disk2/images``): each image found there is then refused
+  (one counted skip per image with ``--on-error skip``). Below the folder a format lists, ``os.walk`` does not
+  enter folder links at all. A linked SOURCE root is fine: the build resolves it first.
+- No image over the pixel limit. Formats that read rasters themselves (segmentation masks) take their headers
+  through :meth:`ReadPolicy.raster_info`, which refuses a window over ``max_pixels`` and an implausible header
+  (:func:`rsdata.images.check_pixels`) before any pixel is decoded; the build checks every image it stores.
+
 Formats are registered by name with :func:`register_format` and found with :func:`get_format`.
 """
 
@@ -41,6 +55,7 @@ from typing import Any, ClassVar, Iterable, Mapping, Sequence
 from rsdata import errors
 from rsdata.captions.b2c import RULE_ID as B2C_RULE
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
+from rsdata.images import DEFAULT_MAX_PIXELS, check_pixels, check_plausible_size
 from rsdata.records import Description, ImageRecord, NothingToDescribe, ObjectAnnotation
 
 #: Image file endings a source may use, in the order preferred when one stem has several.
@@ -73,6 +88,79 @@ class SourceItem:
     window: tuple[int, int, int, int] | None = None
 
 
+#: Raster drivers that cannot read a window without decoding every row above it (see :mod:`rsdata.raster`): a
+#: bomb costs their readers the whole raster's decoding time, so their headers get the plausibility check too.
+_STRIP_DRIVERS = ("PNG", "JPEG", "BMP", "GIF")
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """What a build lets a format read (see the module docstring). ``root`` None (a format used outside a build)
+    checks no links."""
+
+    root: Path | None = None
+    allow_outside_links: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def check_path(self, path: Path | str | None) -> None:
+        """Refuse (``link_outside_source``) a file that a symbolic link leads out of ``root``, naming the link and
+        its target; a missing file passes (the format reports it)."""
+        if path is None or self.root is None or self.allow_outside_links:
+            return
+        try:
+            found = outside_link(Path(path), self.root)
+        except (RuntimeError, OSError) as error:  # a link loop: it leads to no file, inside SOURCE or out
+            raise RecordError(path, f"is a symbolic link that resolves to no file ({error})",
+                              reason=errors.LINK_OUTSIDE_SOURCE) from None
+        if found is None:
+            return
+        link, target = found
+        if link != Path(path):
+            how = f"is reached through the symbolic link {link} -> {target}"
+        elif link.is_symlink():
+            how = f"is a symbolic link to {target}"
+        else:
+            how = f"resolves to {target}"
+        raise RecordError(path, f"{how}, outside the source folder {self.root}; rsdata reads nothing from outside "
+                          "SOURCE unless allowed (--allow-outside-links, or ConvertOptions(allow_outside_links=True), "
+                          "for images kept on another disk)", reason=errors.LINK_OUTSIDE_SOURCE)
+
+    def raster_info(self, path: Path, window: tuple[int, int, int, int] | None = None):
+        """:func:`rsdata.raster.read_raster_info` of a file the format will decode (``window`` of it, or all):
+        its path checked, and the pixels to decode at once, then the header's plausibility, checked before any
+        pixel is read (``image_too_large``)."""
+        from rsdata.raster import read_raster_info
+
+        self.check_path(path)
+        info = read_raster_info(path)
+        width, height = (window[2], window[3]) if window is not None else (info.width, info.height)
+        check_pixels(path, width, height, self.max_pixels)
+        if info.driver in _STRIP_DRIVERS:
+            # Tiled rasters (GeoTIFF) are read window by window; a sparse one may legitimately be tiny on disk.
+            check_plausible_size(path, info.width, info.height, Path(path).stat().st_size)
+        return info
+
+
+def outside_link(path: Path, root: Path) -> tuple[Path, Path] | None:
+    """``(link, target)`` when ``path`` resolves outside ``root`` (a resolved folder), else None: ``link`` is the
+    first link on the way from ``root`` that leads out of it (``path`` itself when it is not below ``root``)."""
+    resolved = path.resolve()
+    if resolved == root or root in resolved.parents:
+        return None
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return path, resolved
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            target = current.resolve()
+            if target != root and root not in target.parents:
+                return current, target
+    return path, resolved
+
+
 class SourceFormat:
     """Base class of source formats. Subclasses set the class attributes and implement the two methods."""
 
@@ -84,6 +172,8 @@ class SourceFormat:
     caption_rule: ClassVar[str] = B2C_RULE
     #: Extra columns whose values the report and the card count per split.
     counted_columns: ClassVar[tuple[str, ...]] = ()
+    #: What the format may read; the build sets its own (source root, --allow-outside-links, --max-pixels).
+    read_policy: ReadPolicy = ReadPolicy()
 
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.options_class()
@@ -117,6 +207,20 @@ class SourceFormat:
         Default None: the format parses whole images, and the build cuts each image and its boxes into tiles.
         """
         return None
+
+    def read(self, item: SourceItem) -> ImageRecord:
+        """:meth:`parse` under :attr:`read_policy`, as the build reads every record: the item's files are checked
+        before parsing, and the files the record names (an image an annotation names) after it, before any row
+        is made from them."""
+        policy = self.read_policy
+        policy.check_path(item.image_path)
+        policy.check_path(item.annotation_path)
+        record = self.parse(item)
+        if record.image_path != item.image_path:
+            policy.check_path(record.image_path)
+        if record.annotation_path != item.annotation_path:
+            policy.check_path(record.annotation_path)
+        return record
 
     def extra_features(self) -> Mapping[str, Any]:
         """Columns this format adds after the base output columns: name -> ``datasets`` feature, in column order.
@@ -312,5 +416,8 @@ def file_signature(path: Path | None) -> tuple[int, int]:
     """(size, mtime in ns) of a file, (0, 0) when there is none: enough to notice a changed input on resume."""
     if path is None:
         return 0, 0
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:  # a link loop, say: reading the record reports it
+        return 0, 0
     return stat.st_size, stat.st_mtime_ns

@@ -473,7 +473,7 @@ class MaskFormat(SourceFormat):
     # -- parsing ---------------------------------------------------------------------------------------------
 
     def parse(self, item: SourceItem) -> ImageRecord:
-        from rsdata.raster import read_raster_info, window_georeference
+        from rsdata.raster import window_georeference
 
         if item.annotation_path is None:
             raise RecordError(item.image_path or item.image_name, f"image has no {self.mask_kind} (expected "
@@ -482,8 +482,9 @@ class MaskFormat(SourceFormat):
         if item.image_path is None:
             raise RecordError(item.annotation_path, f"{self.mask_kind} has no image ({item.image_name} with an "
                               f"image ending, in the {self.options.images} folder)", reason=errors.MISSING_IMAGE)
-        image_info = read_raster_info(item.image_path)
-        mask_info = read_raster_info(item.annotation_path)
+        # Paths and pixel limits checked before a pixel is decoded (the build's read policy).
+        image_info = self.read_policy.raster_info(item.image_path, item.window)
+        mask_info = self.read_policy.raster_info(item.annotation_path, item.window)
         self._check_sizes(item, image_info, mask_info)
         window = item.window or (0, 0, image_info.width, image_info.height)
         objects, dropped = self.read_objects(item, mask_info, window)

@@ -106,7 +106,7 @@ class IsaidFormat(MaskFormat):
             raise RecordError(item.annotation_path, f"no instance mask {path.name} beside the colour mask (needed "
                               "for -o boxes=instances; -o boxes=m2b reads the colour mask alone)",
                               reason=errors.MISSING_ANNOTATION)
-        info = read_raster_info(path)
+        info = self.read_policy.raster_info(path, window)  # a file of its own: path and pixels checked
         colour_info = read_raster_info(item.annotation_path)
         if (info.width, info.height) != (colour_info.width, colour_info.height) or info.count < 3:
             raise RecordError(path, f"instance mask is {info.width} x {info.height} pixels with {info.count} band(s) "

@@ -352,7 +352,8 @@ def test_real_hrrsd_json_converts_to_missing_image_skips(tmp_path):
     (source / "annotations" / "instances_trainval.json").symlink_to(real)
     out = tmp_path / "out"
     # Every record left out: the build says so (exit 1) and its report lists them.
-    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 1
+    assert main(["convert", "coco", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 1
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 100}
     first = report["skipped"][0]

@@ -278,7 +278,8 @@ def test_real_sample(tmp_path):
     (source / "FullDataSet/Annotations").symlink_to(root / "FullDataSet/Annotations")
     out = tmp_path / "out"
     # Every record left out: exit 1, no dataset.
-    assert main(["convert", "hrsc2016", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 1
+    assert main(["convert", "hrsc2016", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 1
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 1} and rows_of(out) == []
     assert report["skipped"][0]["path"].endswith("FullDataSet/Annotations/100000006.xml")

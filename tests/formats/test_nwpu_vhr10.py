@@ -218,7 +218,8 @@ def test_real_sample_without_images_converts_to_missing_image_skips(tmp_path):
     (source / "ground truth").symlink_to(real, target_is_directory=True)
     out = tmp_path / "out"
     # Every record left out: exit 1, no dataset.
-    assert main(["convert", "nwpu_vhr10", str(source), str(out), "--no-progress", "--on-error", "skip"]) == 1
+    assert main(["convert", "nwpu_vhr10", str(source), str(out), "--no-progress", "--on-error", "skip",
+                 "--allow-outside-links"]) == 1
     report = json.loads((out / "build_report.json").read_text())
     assert report["skipped_per_reason"] == {"missing_image": 10}
     assert sum(pq.read_table(p).num_rows for p in (out / "data").glob("*.parquet")) == 0
