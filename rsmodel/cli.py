@@ -188,8 +188,9 @@ def _add_eval(commands) -> None:
                           help="change a suite value, VALUE read as YAML (repeatable): linear_probe.epochs=100, "
                                "inference.batch_size=64, seed=1")
     evaluate.add_argument("--skip-unavailable", action="store_true",
-                          help="skip (and count) datasets whose folder or Hub repo is not available instead of "
-                               "stopping")
+                          help="skip (and count) datasets whose folder or Hub repo is not available, and tasks "
+                               "whose split the dataset lacks, instead of stopping; the skips are listed in the "
+                               "summary")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars or per-task lines")
     evaluate.add_argument("--list", action="store_true", help="list the tasks and the suite's datasets, and exit")
     evaluate.set_defaults(run=_run_eval)

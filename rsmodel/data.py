@@ -1,10 +1,14 @@
 """Training data: the sources, the step-by-step sample stream, augmentation and the collator.
 
-Sources. Each :class:`~rsmodel.train_recipe.DataSource` is ``datasets.load_dataset(path, config, split=split,
-revision=revision)`` of a local folder or a Hub repo (rsdata's layout: an ``Image()`` column and a ``captions`` list
-of strings). The image column is read undecoded (``Image(decode=False)``): decoding is part of the augmentation.
-Map-style sources are checked before training: a row without image bytes (``no_image``) or without a non-empty
-caption (``no_caption``) is left out and counted by reason.
+Sources. Each :class:`~rsmodel.train_recipe.DataSource` is a local folder, read through
+:func:`rsmodel.datafolder.load_local_split` (exactly the files of that config and split on disk now, never an
+earlier build that ``datasets`` cached under the same folder name), or a Hub repo, read with
+``datasets.load_dataset(path, config, split=split, revision=revision)`` (rsdata's layout: an ``Image()`` column and
+a ``captions`` list of strings). The run record gets the rows of the loaded split and, for a folder, a fingerprint
+over the files read (names, sizes, modification times, rows); for a Hub repo the commit. The image column is read
+undecoded (``Image(decode=False)``): decoding is part of the augmentation. Map-style sources are checked before
+training: a row without image bytes (``no_image``) or without a non-empty caption (``no_caption``) is left out and
+counted by reason.
 
 The sample stream. Training is a sequence of samples numbered ``k = 0, 1, 2, ...``; the contrastive batch of step
 ``s`` is samples ``[s*G, (s+1)*G)`` with ``G`` = per-device batch x processes (x gradient accumulation steps for an
@@ -41,7 +45,6 @@ quarter of the bytes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 from dataclasses import dataclass, field
@@ -52,7 +55,8 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from rsmodel.errors import TrainingDataError
+from rsmodel.datafolder import load_local_split
+from rsmodel.errors import DatasetFolderError, TrainingDataError
 from rsmodel.train_recipe import AugmentationSpec, DataSource, DataSpec
 
 NO_IMAGE = "no_image"
@@ -165,14 +169,17 @@ class SourceTable:
     table: Any
     usable_rows: np.ndarray | None = None  # None for streams
     skipped: dict[str, int] = field(default_factory=dict)
-    fingerprint: str | None = None  # local folders: sha256 of the data files' names and sizes
+    fingerprint: str | None = None  # local folders: sha256 of the data files read (names, sizes, mtimes, rows)
+    files: int | None = None  # local folders: how many data files were read
     commit: str | None = None  # Hub sources: the commit the revision resolved to
-    num_rows: int | None = None
+    num_rows: int | None = None  # the rows of the loaded split (streams: from the dataset info, if it has them)
+    rows_on_disk: int | None = None  # local streams: the Parquet footers' row count
 
     def record(self) -> dict:
         return {"path": self.source.path, "config": self.source.config, "split": self.source.split,
                 "revision": self.source.revision, "weight": self.source.weight, "commit": self.commit,
-                "fingerprint": self.fingerprint, "rows": self.num_rows,
+                "fingerprint": self.fingerprint, "files": self.files,
+                "rows": self.num_rows if self.num_rows is not None else self.rows_on_disk,
                 "usable_rows": None if self.usable_rows is None else int(len(self.usable_rows)),
                 "skipped": dict(self.skipped)}
 
@@ -185,17 +192,25 @@ def open_sources(spec: DataSpec) -> list[SourceTable]:
 def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
     import datasets
 
-    kwargs = {"split": source.split, "streaming": spec.streaming}
-    if source.revision:
-        kwargs["revision"] = source.revision
-    if spec.cache_dir:
-        kwargs["cache_dir"] = spec.cache_dir
     local = Path(source.path).exists()
+    read = None
     try:
-        table = datasets.load_dataset(source.path, source.config, **kwargs)
+        if local:
+            # Exactly the files on disk, whatever the folder's card names them (see rsmodel.datafolder).
+            table, read = load_local_split(source.path, source.split, source.config, streaming=spec.streaming,
+                                           cache_dir=spec.cache_dir)
+        else:
+            kwargs = {"split": source.split, "streaming": spec.streaming}
+            if source.revision:
+                kwargs["revision"] = source.revision
+            if spec.cache_dir:
+                kwargs["cache_dir"] = spec.cache_dir
+            table = datasets.load_dataset(source.path, source.config, **kwargs)
+    except DatasetFolderError as error:
+        raise TrainingDataError(f"data source {source.describe()}: cannot be loaded: {error}") from None
     except Exception as error:  # noqa: BLE001 - datasets raises many unrelated types for "cannot load"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = "" if local or "/" in source.path else " (neither a local folder nor a Hub repo id USER/NAME)"
+        hint = "" if "/" in source.path else " (neither a local folder nor a Hub repo id USER/NAME)"
         raise TrainingDataError(f"data source {source.describe()}: cannot be loaded{hint}: {first}") from None
     features = table.features
     if features is None and spec.streaming:
@@ -205,14 +220,17 @@ def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
     keep = [spec.image_column, spec.caption_column] + (["source_id"] if "source_id" in features else [])
     table = table.select_columns(keep).cast_column(spec.image_column, datasets.Image(decode=False))
     opened = SourceTable(source=source, table=table)
-    if local:
-        opened.fingerprint = _folder_fingerprint(Path(source.path))
+    if read is not None:
+        opened.fingerprint = read.fingerprint()
+        opened.files = len(read.files)
     else:
         opened.commit = _hub_commit(source)
     if spec.streaming:
         info = getattr(table, "info", None)
         split_info = info.splits.get(source.split) if info is not None and info.splits else None
         opened.num_rows = split_info.num_examples if split_info is not None else None
+        if opened.num_rows is None and read is not None:
+            opened.rows_on_disk = read.rows  # recorded; the stream's mixture weights still use the dataset info
         return opened
     opened.num_rows = len(table)
     opened.usable_rows, opened.skipped = _usable_rows(table, spec)
@@ -268,14 +286,6 @@ def _captions_of(value) -> list[str]:
 
 def _format_skips(skipped: dict[str, int]) -> str:
     return ", ".join(f"{reason} {count}" for reason, count in sorted(skipped.items())) or "none skipped"
-
-
-def _folder_fingerprint(folder: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".rsdata" not in p.relative_to(folder).parts)
-    for path in files:
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{path.stat().st_size}\n".encode())
-    return "files-sha256:" + digest.hexdigest()
 
 
 def _hub_commit(source: DataSource) -> str | None:

@@ -52,3 +52,8 @@ class TrainRecipeError(RsmodelError):
 
 class TrainingDataError(RsmodelError):
     """A training dataset cannot be used: names the source (path, config, split) and the column or row at fault."""
+
+
+class DatasetFolderError(RsmodelError):
+    """A local dataset folder cannot be read as asked: names the folder, the file when one is at fault, and what
+    was wrong. Training and evaluation re-raise it as their own error, naming the source or dataset."""

@@ -91,12 +91,35 @@ def clip_image_processor(image_size: int):
                               image_std=list(OPENAI_STD), do_convert_rgb=True)
 
 
+# Weight files that are Python pickles: loading one can run code, so rsmodel reads weights only from safetensors.
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+NOT_WEIGHTS = ("training_args.bin", "optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state.pth")
+
+
+def _refuse_pickled_weights(folder: Path) -> None:
+    """A local model folder without safetensors weights is refused, naming its pickled weight files."""
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern)
+                     if p.is_file() and p.name not in NOT_WEIGHTS and not p.name.startswith("rng_state"))
+    found = f"its weights are only in pickle file(s) {', '.join(pickles)}" if pickles else "it holds no weights"
+    raise CheckpointError(folder, f"model.name_or_path: no safetensors weights (model.safetensors); {found}. "
+                          "rsmodel reads weights only from safetensors, since loading a pickle can run code. "
+                          "Convert them once, in an environment you trust with that file: "
+                          f"CLIPModel.from_pretrained('{folder}').save_pretrained('{folder}', "
+                          "safe_serialization=True) for a transformers checkpoint, or rsmodel convert openclip "
+                          "CHECKPOINT OUT --arch ARCH for an open_clip one")
+
+
 def _pretrained(name_or_path: str, revision: str | None):
     from transformers import CLIPModel, CLIPProcessor
 
+    if Path(name_or_path).is_dir():
+        _refuse_pickled_weights(Path(name_or_path))
     kwargs = {"revision": revision} if revision else {}
     try:
-        model = CLIPModel.from_pretrained(name_or_path, dtype="float32", **kwargs)
+        # use_safetensors: a Hub repo whose weights are only pickles is refused too, not unpickled
+        model = CLIPModel.from_pretrained(name_or_path, dtype="float32", use_safetensors=True, **kwargs)
         processor = CLIPProcessor.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError, KeyError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

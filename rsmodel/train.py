@@ -26,7 +26,8 @@ The final model and processor are written into ``RUN_DIR/.rsmodel-final/`` and m
 says complete holds a whole model. ``rsmodel_train.json`` (format ``rsmodel-train/1``) holds: ``recipe`` (the
 resolved recipe, overrides applied), ``model_source`` (``name_or_path``, ``revision`` and the resolved ``commit``,
 or the ``config`` and ``tokenizer`` of a fresh model), ``data_sources`` (path, config, split, revision, weight,
-resolved Hub ``commit`` or local ``fingerprint``, rows, usable rows, skipped rows by reason), ``seed``,
+resolved Hub ``commit``, or for a local folder the ``fingerprint`` and number of the data ``files`` read
+(:mod:`rsmodel.datafolder`), the ``rows`` of the split as loaded, usable rows, skipped rows by reason), ``seed``,
 ``data_seed``, ``world_size``, the batch sizes, ``epoch_size`` and ``data_epochs``, ``training_arguments`` (every
 TrainingArguments field as resolved), ``versions``, ``started``/``finished`` (UTC), ``resumed_from`` and ``result``
 (global_step, train_loss, final_loss, logit_scale, runtime_s, samples_per_second and per device).

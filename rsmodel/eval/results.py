@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from rsdata.atomic import write_json_atomic, write_text_atomic
 
@@ -107,11 +107,19 @@ def summary_markdown(results: Sequence[dict], dataset_order: Sequence[str] = ())
     return "\n".join(lines) + "\n"
 
 
-def write_summary(output: Path, dataset_order: Sequence[str] = ()) -> str:
-    """Write ``summary.md`` and ``summary.json`` over every result in ``output``; return the markdown table."""
+def write_summary(output: Path, dataset_order: Sequence[str] = (),
+                  skipped: Mapping[str, str] | None = None) -> str:
+    """Write ``summary.md`` and ``summary.json`` over every result in ``output``; return the markdown table.
+
+    ``skipped`` (this run's skips, ``DATASET`` or ``DATASET/TASK`` -> reason) is listed under the table and kept
+    in ``summary.json`` as ``"skipped"``; without skips both files are as before."""
     results = read_results(output)
     table = summary_markdown(results, dataset_order)
     columns, rows = summary_rows(results, dataset_order)
+    summary = {"columns": columns, "rows": rows, "averages": averages(results)}
+    if skipped:
+        table += "\nSkipped:\n\n" + "".join(f"- {key}: {reason}\n" for key, reason in skipped.items())
+        summary["skipped"] = dict(skipped)
     write_text(Path(output) / "summary.md", table)
-    write_json(Path(output) / "summary.json", {"columns": columns, "rows": rows, "averages": averages(results)})
+    write_json(Path(output) / "summary.json", summary)
     return table

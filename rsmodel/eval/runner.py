@@ -8,9 +8,11 @@ Steps of :func:`evaluate`:
    suite's ``source`` under the data root); an unavailable source stops the run, or with ``skip_unavailable`` is
    counted with its reason.
 3. For every selected task of that dataset: run it on :class:`DatasetInputs` (embeddings through the cache) and
-   write ``OUT/<dataset>/<task>.json`` (see :mod:`rsmodel.eval.results`).
-4. Write ``OUT/summary.md`` and ``OUT/summary.json`` over all results in OUT, and return an
-   :class:`EvalSummary` (its ``line()`` is the closing summary line).
+   write ``OUT/<dataset>/<task>.json`` (see :mod:`rsmodel.eval.results`). A split the task needs that the
+   dataset lacks stops the run, or with ``skip_unavailable`` skips that task, counted as ``DATASET/TASK`` with
+   the reason.
+4. Write ``OUT/summary.md`` and ``OUT/summary.json`` over all results in OUT (with this run's skips noted), and
+   return an :class:`EvalSummary` (its ``line()`` is the closing summary line).
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ class EvalSummary:
         text = (f"evaluated {len(self.written)} (task, dataset) results on {datasets} datasets in "
                 f"{self.seconds:.1f} s; embeddings: {self.stats.images_encoded} images and "
                 f"{self.stats.texts_encoded} texts encoded, {self.stats.hits} read from the cache")
-        if self.skipped:
-            text += f"; skipped {len(self.skipped)} datasets (" + "; ".join(
-                f"{name}: {reason}" for name, reason in self.skipped.items()) + ")"
+        # keys: a dataset name (the dataset is unavailable) or DATASET/TASK (the dataset lacks the task's split)
+        for noun, chosen in (("datasets", [k for k in self.skipped if "/" not in k]),
+                             ("tasks", [k for k in self.skipped if "/" in k])):
+            if chosen:
+                text += f"; skipped {len(chosen)} {noun} (" + "; ".join(
+                    f"{key}: {self.skipped[key]}" for key in chosen) + ")"
         return text + f"; results in {self.output}"
 
 
@@ -226,6 +231,10 @@ def evaluate(model: str, suite: EvalSuite, options: EvalOptions | None = None) -
             inputs = DatasetInputs(resolved, handle=handle, encoder=encoder, cache=cache, digests=digests,
                                    inference=inference, seed=suite.seed, device=device, progress=options.progress)
             for task in chosen:
+                missing = _missing_split(task, resolved) if options.skip_unavailable else None
+                if missing:
+                    skipped[f"{name}/{task.name}"] = missing
+                    continue
                 record = _run_task(task, suite, inputs, resolved, handle, suite_section, __version__)
                 path = result_path(output, name, task.name)
                 write_json(path, record)
@@ -234,9 +243,19 @@ def evaluate(model: str, suite: EvalSuite, options: EvalOptions | None = None) -
                     options.on_result(path, record)
     finally:
         digests.save()
-    table = write_summary(output, list(suite.datasets)) if written or output.is_dir() else ""
+    table = write_summary(output, list(suite.datasets), skipped) if written or output.is_dir() else ""
     return EvalSummary(output, written, skipped, cache.stats, encoder.forward_calls, table,
                        time.perf_counter() - began)
+
+
+def _missing_split(task: Task, resolved: ResolvedDataset) -> str | None:
+    """Why ``task`` cannot run on ``resolved`` for want of a split, or None when it has every split it needs."""
+    for role in task.splits:
+        if not resolved.has_split(role):
+            name = resolved.entry.splits[role]
+            return (f"no split {name!r} (role {role}) in {resolved.location}; its splits: "
+                    f"{', '.join(resolved.split_names()) or 'none'}")
+    return None
 
 
 def _run_task(task: Task, suite: EvalSuite, inputs: DatasetInputs, resolved: ResolvedDataset,

@@ -4,10 +4,12 @@
   model id, optionally at a revision; a Hub model is fetched with ``snapshot_download`` (model files only) and
   then read like a folder. Its identity is the sha256 over its model files (:data:`MODEL_FILES`), so a retrained
   or re-converted model never meets the embeddings of another, whatever its path.
-- A dataset is a local rsdata output folder (``datasets.load_dataset(folder)`` reads it) or a Hub dataset id at a
-  revision. A split's identity is ``hub:<repo>@<commit sha>:<split>`` (the revision is resolved to its commit) or
-  ``local:<sha256 over the split's shard files>`` (``data/<split>-*``; all data files when the folder has no such
-  shards).
+- A dataset is a local rsdata output folder or a Hub dataset id at a revision. A folder's split is read by
+  :func:`rsmodel.datafolder.load_local_split`: exactly the split's data files on disk now (resolved as
+  ``datasets`` resolves them: the card's ``configs:``, else ``data/<split>-*`` and the other standard layouts),
+  never an earlier build cached under the same folder name. A split's identity is
+  ``hub:<repo>@<commit sha>:<split>`` (the revision is resolved to its commit) or
+  ``local:<sha256 over the contents of the split's data files>:<split>``.
 - Content digests are remembered in ``<cache>/digests.json`` by (resolved path, size, modification time), so an
   unchanged file is read once, not on every run.
 """
@@ -22,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rsdata.atomic import write_json_atomic
-from rsmodel.errors import CheckpointError, EvalDatasetError, OptionError
+from rsmodel.datafolder import FolderLayout, LocalSplit, folder_layout, load_local_split
+from rsmodel.errors import CheckpointError, DatasetFolderError, EvalDatasetError, OptionError
 from rsmodel.eval.registry import DATASET_KINDS
 from rsmodel.eval.suite import DatasetSource, SuiteDataset
 
@@ -130,7 +133,10 @@ class ResolvedDataset:
     source: DatasetSource  # after overrides
     location: str  # absolute folder, or the Hub repo id
     commit: str | None = None
-    _splits: Any = field(default=None, repr=False)
+    _files: FolderLayout | None = field(default=None, repr=False)  # local: the data files per split
+    _splits: dict[str, Any] = field(default_factory=dict, repr=False)  # loaded splits by name
+    _read: dict[str, LocalSplit] = field(default_factory=dict, repr=False)  # local: what each split read
+    _hub: Any = field(default=None, repr=False)  # Hub: the DatasetDict
 
     @property
     def is_hub(self) -> bool:
@@ -145,41 +151,64 @@ class ResolvedDataset:
         if self.is_hub:
             return f"hub:{self.location}@{self.commit}:{split}"
         folder = Path(self.location)
-        shards = [p for p in (folder / "data").glob(f"{split}-*") if p.is_file()] if (folder / "data").is_dir() \
-            else []
-        if not shards:
-            shards = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
-                                                                            p.relative_to(folder).parts)]
-        return f"local:{digests.files(shards, folder)}:{split}"
+        return f"local:{digests.files([f.path for f in self._local_split(split).files], folder)}:{split}"
+
+    def split_names(self) -> list[str]:
+        if self.is_hub:
+            return list(self._hub_splits())
+        return list(self._layout().splits)
 
     def has_split(self, role: str) -> bool:
-        return role in self.entry.splits and self.entry.splits[role] in self._load()
+        return role in self.entry.splits and self.entry.splits[role] in self.split_names()
 
     def split(self, role: str):
         """The ``datasets.Dataset`` of the split that plays ``role`` (checked for the kind's columns)."""
         name = self.entry.splits[role]
-        splits = self._load()
+        splits = self.split_names()
         if name not in splits:
             raise EvalDatasetError(f"{self.entry.name} ({self.location}): no split {name!r} (role {role}); splits: "
                                    f"{', '.join(splits) or 'none'}. Set datasets.{self.entry.name}.splits in the "
                                    "suite")
-        dataset = splits[name]
+        dataset = self._loaded(name)
         check_columns(self.entry, self.location, name, dataset)
         return dataset
 
-    def _load(self):
-        if self._splits is None:
+    def _loaded(self, name: str):
+        if name not in self._splits:
+            if self.is_hub:
+                self._splits[name] = self._hub_splits()[name]
+            else:
+                try:
+                    self._splits[name], self._read[name] = load_local_split(self._layout(), name)
+                except DatasetFolderError as error:
+                    raise EvalDatasetError(f"{self.entry.name}: cannot load split {name!r}: {error}") from None
+        return self._splits[name]
+
+    def _local_split(self, name: str) -> LocalSplit:
+        self._loaded(name)
+        return self._read[name]
+
+    def _layout(self) -> FolderLayout:
+        """The local folder's data files per split, resolved once (datasets would key its cache on the card's
+        patterns and the folder's name, so the files are resolved here and read as they are: rsmodel.datafolder)."""
+        if self._files is None:
+            try:
+                self._files = folder_layout(self.location)
+            except DatasetFolderError as error:
+                raise EvalDatasetError(f"{self.entry.name}: cannot load as a dataset: {error}") from None
+        return self._files
+
+    def _hub_splits(self):
+        if self._hub is None:
             import datasets
 
             try:
-                if self.is_hub:
-                    self._splits = datasets.load_dataset(self.location, revision=self.commit)
-                else:
-                    self._splits = datasets.load_dataset(self.location)
-            except (FileNotFoundError, ValueError, OSError) as error:
+                self._hub = datasets.load_dataset(self.location, revision=self.commit)
+            except Exception as error:  # noqa: BLE001 - datasets raises many unrelated types for "cannot load"
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 raise EvalDatasetError(f"{self.entry.name} ({self.location}): cannot load as a dataset: "
-                                       f"{str(error).splitlines()[0]}") from None
-        return self._splits
+                                       f"{first}") from None
+        return self._hub
 
 
 def check_columns(entry: SuiteDataset, location: str, split: str, dataset) -> None:
