@@ -34,7 +34,7 @@ the polygon's axis-aligned bounds, unshifted (clipped to the image by the build)
 Class names (option ``classes``): ``ship`` (default) labels every object "ship", the single-class task most work
 uses; ``id`` keeps the ``Class_ID`` as the label, for a recipe's name map to name; any other value is the path of
 the class table (``sysdata.xml``, relative to the source root or absolute), whose ``Class_EngName`` becomes the
-label; an id missing from the table is then ``bad_number``. Nothing is excluded: HRSC2016 has no ignore regions.
+label; an id missing from the table is then ``unknown_class``. Nothing is excluded: HRSC2016 has no ignore regions.
 
 Errors name the file and line (see :func:`rsdata.formats.pascal_voc.read_xml`: malformed XML, DTDs and entities
 are ``malformed_line``); a missing ``mbox_*`` or ``Class_ID`` is ``malformed_line``, a value that is not a finite
@@ -208,4 +208,4 @@ def _category(element: XmlElement, path: Path, classes: str | dict[str, str]) ->
         return classes[class_id]
     except KeyError:
         raise RecordError(path, f"<Class_ID> {class_id} is not in the class table ({len(classes)} classes, "
-                          f"{min(classes)} to {max(classes)})", reason=errors.BAD_NUMBER, line=field.line) from None
+                          f"{min(classes)} to {max(classes)})", reason=errors.UNKNOWN_CLASS, line=field.line) from None

@@ -102,7 +102,7 @@ BAD_OBJECTS = [
     ("no class id", GOOD_OBJECT.replace("<Class_ID>100000001</Class_ID>", ""), "id", errors.MALFORMED_LINE,
      "<HRSC_Object> has no <Class_ID>"),
     ("empty class id", hrsc_object(class_id=""), "id", errors.MALFORMED_LINE, "<Class_ID> is empty"),
-    ("class id not in the table", hrsc_object(class_id="100000099"), TABLE, errors.BAD_NUMBER,
+    ("class id not in the table", hrsc_object(class_id="100000099"), TABLE, errors.UNKNOWN_CLASS,
      "<Class_ID> 100000099 is not in the class table (2 classes, 100000001 to 100000013)"),
 ]
 
