@@ -15,12 +15,13 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> None:
+    """``text`` as UTF-8; ``errors="surrogateescape"`` writes file names that are no UTF-8 back as their bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(path)
     try:
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8", errors=errors)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

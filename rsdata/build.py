@@ -277,7 +277,9 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
     if source_format.assigns_splits:
         (output / SPLITS_DIR).mkdir(exist_ok=True)
         for split, names in plan.split_lists().items():
-            write_text_atomic(output / SPLITS_DIR / f"{split}.txt", "".join(f"{name}\n" for name in names))
+            # Names as the file system has them (one that is no UTF-8 was refused as a record, but stays listed).
+            write_text_atomic(output / SPLITS_DIR / f"{split}.txt", "".join(f"{name}\n" for name in names),
+                              errors="surrogateescape")
     shard_stats = [dataclasses.replace(done[s.staged_name], filename=final_name.get(output / s.staged_name, ""))
                    for s in plan.shards]
     report = BuildReport.from_shards(shard_stats, value_order=_value_order(plan),

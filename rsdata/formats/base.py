@@ -213,9 +213,11 @@ class SourceFormat:
         before parsing, and the files the record names (an image an annotation names) after it, before any row
         is made from them."""
         policy = self.read_policy
+        _check_file_name(item.image_path, item.image_name)
         policy.check_path(item.image_path)
         policy.check_path(item.annotation_path)
         record = self.parse(item)
+        _check_file_name(record.image_path, record.image_name)
         if record.image_path != item.image_path:
             policy.check_path(record.image_path)
         if record.annotation_path != item.annotation_path:
@@ -252,6 +254,19 @@ class SourceFormat:
             return NothingToDescribe(errors.NO_OBJECTS, "no object to describe")
         captions = box_to_caption(objects, image.width, image.height, seed=seed, vocabulary=vocabulary)
         return Description(captions.captions, captions.template_ids, captions.rule)
+
+
+def _check_file_name(path: Path | None, name: str) -> None:
+    """Refuse (``not_utf8``) an image whose file name is no UTF-8 text: the name goes into the dataset's
+    ``image`` path, which Arrow stores as UTF-8 (Python keeps such names as surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        def shown(text: str) -> str:  # the undecodable bytes as \xNN, so the message itself can be printed
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+        raise RecordError(shown(str(path if path is not None else name)), f"file name {shown(name)!r} is not "
+                          "UTF-8 text; rename the file", reason=errors.NOT_UTF8) from None
 
 
 _REGISTRY: dict[str, type[SourceFormat]] = {}

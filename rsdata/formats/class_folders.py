@@ -179,7 +179,9 @@ class ClassFoldersFormat(SourceFormat):
                 raise SourceLayoutError(f"class folder {class_folder} holds folders ({names}); if the classes are one "
                                         "level deeper, use -o class_depth=2")
             classes[class_folder.name] = sorted(
-                (p for p in class_folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                # A link whose target is gone is listed too: reading it reports missing_image, not a silent gap.
+                (p for p in class_folder.iterdir() if (p.is_file() or (p.is_symlink() and not p.exists()))
+                 and not p.name.startswith(".")
                  and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.name)
         return classes
 

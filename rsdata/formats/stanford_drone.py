@@ -23,7 +23,7 @@ whole folder is one split, named by the single ``--split`` given, else "train".
 - ``lost`` = 1: the object is outside the view; such lines are not described (their coordinates are the last
   known position). ``occluded`` = 1 objects and ``generated`` = 1 (interpolated) lines are described.
 - ``label`` is quoted: Pedestrian, Biker, Skater, Cart, Car, Bus (quotes are removed; an unquoted label is
-  accepted). Flags must be 0 or 1 and coordinates integers (``bad_number``); a visible box with ``xmax < xmin`` or
+  accepted; any other label is ``unknown_class``). Flags must be 0 or 1 and coordinates integers (``bad_number``); a visible box with ``xmax < xmin`` or
   ``ymax < ymin`` is ``bad_number``; a line with fewer than ten fields is ``malformed_line``.
 
 Items: one per video frame whose number is a multiple of ``frame_stride`` (option, default 30, i.e. one frame per
@@ -351,6 +351,9 @@ def parse_line(fields: list[str], line: str, path: Path, number: int) -> ObjectA
     if not label or '"' in label:
         raise RecordError(path, f"label (field 10) is {fields[9]!r}; expected a quoted name such as \"Pedestrian\"",
                           reason=errors.MALFORMED_LINE, line=number)
+    if label not in SDD_LABELS:
+        raise RecordError(path, f"label (field 10) {label!r} is not one of the dataset's classes "
+                          f"({', '.join(SDD_LABELS)})", reason=errors.UNKNOWN_CLASS, line=number)
     if fields[6] == "1":
         return None  # lost: outside the view, not described
     _, x0, y0, x1, y1 = values

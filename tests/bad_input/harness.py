@@ -7,7 +7,7 @@ report about the bad one. :func:`check_case` runs ``rsdata convert`` on it twice
    (``case.file``), the line or record (``case.where``) and carries the reason slug as ``[<slug>]``; and OUT
    holds nothing ``datasets.load_dataset`` can load;
 2. with ``--on-error skip`` into a fresh folder: exit 0; ``build_report.json`` counts exactly one skip, under
-   ``case.reason`` (``skipped_per_reason``, see :mod:`rsdata.report`); the output loads (a per-test datasets cache)
+   ``case.reason`` (``skipped_per_reason``, see :mod:`rsdata.report`); the output loads (the default datasets cache)
    and holds exactly ``case.good_rows`` rows, none of them the bad record's (``case.bad_record``).
 
 Sources are written with ``make(root)``; helpers below write the traps every format shares (bomb headers,
@@ -71,8 +71,7 @@ def check_case(case: BadCase, tmp_path: Path, capsys) -> None:
         problems.append(f"raise: stderr does not name the line or record /{case.where}/")
     if f"[{case.reason}]" not in err:
         problems.append(f"raise: stderr lacks the reason slug [{case.reason}]")
-    cache = tmp_path / "hf-cache"  # see _rows: the shared cache served other tests' datasets
-    loadable = _load_error(out, cache)
+    loadable = _load_error(out)
     if loadable is not None:
         problems.append(f"raise: the stopped build left a loadable dataset: {loadable}")
     raise_err = err
@@ -89,7 +88,7 @@ def check_case(case: BadCase, tmp_path: Path, capsys) -> None:
             problems.append(f"skip: skips by reason {report['skipped_per_reason']}, expected {{{case.reason!r}: 1}}; "
                             f"skipped: {report['skipped']}")
         try:
-            rows = _rows(out2, cache)
+            rows = _rows(out2)
         except Exception as exc:  # noqa: BLE001 - reported with the other problems
             problems.append(f"skip: the output does not load: {type(exc).__name__}: {exc}")
         else:
@@ -104,28 +103,26 @@ def check_case(case: BadCase, tmp_path: Path, capsys) -> None:
                           + f"\n  raise-mode stderr:\n{raise_err}")
 
 
-def _load_error(out: Path, cache: Path) -> str | None:
+def _load_error(out: Path) -> str | None:
     """None when ``out`` holds nothing loadable (missing, or ``load_dataset`` raises), else what loaded."""
     import datasets
 
     if not out.exists():
         return None
     try:
-        loaded = datasets.load_dataset(str(out), cache_dir=str(cache))
+        loaded = datasets.load_dataset(str(out))
     except Exception:  # noqa: BLE001 - any failure to load is what we want here
         return None
     return repr(loaded)
 
 
-def _rows(out: Path, cache: Path) -> list[dict]:
-    """source_id and image path of every row of every split, read with ``load_dataset``.
-
-    The cache is per test: with the session's shared cache, ``load_dataset(".../out_skip")`` in one test returned
-    the rows another test had written to its own ``out_skip`` folder (a cache-key collision between folders of the
-    same name, reported on issue 12), so a count check would pass on someone else's data."""
+def _rows(out: Path) -> list[dict]:
+    """source_id and image path of every row of every split, read with ``load_dataset`` and the default cache
+    (the test session's one, shared by every test's folders named ``out_skip``: a user's case, and the one where
+    an earlier rsdata returned another folder's rows)."""
     import datasets
 
-    loaded = datasets.load_dataset(str(out), cache_dir=str(cache))
+    loaded = datasets.load_dataset(str(out))
     rows = []
     for split in loaded.values():
         plain = split.cast_column("image", datasets.Image(decode=False))

@@ -34,12 +34,13 @@ def voc_xml(filename: str = "bad.jpg", name: str = "plane", difficult: str = "0"
     return "\n".join(lines + ["</object>", "</annotation>"]) + "\n"
 
 
-def source(bad_xml: str | bytes | None, *, bad_image: bytes | None = None, image_name: str = "bad.jpg"):
+def source(bad_xml: str | bytes | None, *, bad_image: bytes | None = None, image_name: str = "bad.jpg",
+           good_class: str = "plane"):
     def make(root: Path) -> None:
         (root / "Annotations").mkdir()
         (root / "JPEGImages").mkdir()
         (root / "JPEGImages" / "good.jpg").write_bytes(image_bytes())
-        (root / "Annotations" / "good.xml").write_text(voc_xml("good.jpg"), encoding="utf-8")
+        (root / "Annotations" / "good.xml").write_text(voc_xml("good.jpg", name=good_class), encoding="utf-8")
         if bad_image != b"":
             (root / "JPEGImages" / image_name).write_bytes(image_bytes() if bad_image is None else bad_image)
         if bad_xml is not None:
@@ -86,7 +87,7 @@ CASES = [
     BadCase("voc-link-outside-image", LINK_OUTSIDE_SOURCE, r"JPEGImages/bad\.jpg", None, linked_image),
     BadCase("voc-link-outside-annotation", LINK_OUTSIDE_SOURCE, XML, None, linked_annotation),
     # With a recipe (DIOR) the class list is known: a class it does not list is unknown.
-    BadCase("voc-unknown-class", errors.UNKNOWN_CLASS, XML, r"bad\.xml:[34]:", source(voc_xml(name="spaceship")),
+    BadCase("voc-unknown-class", errors.UNKNOWN_CLASS, XML, r"bad\.xml:[34]:", source(voc_xml(name="spaceship"), good_class="airplane"),
             fmt=RECIPE, args=("-o", "annotations=Annotations")),
     # VOC's own traps.
     BadCase("voc-no-bndbox", errors.MALFORMED_LINE, XML, r"bad\.xml:3:", source(voc_xml(box=None))),

@@ -33,7 +33,7 @@ GOOD_LINES = [
     ("lost is not described", '0 5 827 52 874 0 1 0 0 "Pedestrian"', None, None),
     ("lost with odd corners", '0 -5 900 -9 874 0 1 1 1 "Car"', None, None),
     ("unquoted label", "3 10 20 30 40 60 0 0 0 Cart", "Cart", (10, 20, 30, 40)),
-    ("quoted label with a space", '3 1 2 3 4 60 0 0 0 "Golf Cart"', "Golf Cart", (1, 2, 3, 4)),
+    ("quoted label with spaces inside the quotes", '3 1 2 3 4 60 0 0 0 " Cart "', "Cart", (1, 2, 3, 4)),
     ("degenerate box", '3 7 8 7 8 60 0 0 0 "Bus"', "Bus", (7, 8, 7, 8)),
     ("tabs and padding", '  3\t10 20 30 40 60  0 0 0 "Car"  ', "Car", (10, 20, 30, 40)),
 ]
