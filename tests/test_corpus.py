@@ -209,3 +209,39 @@ def test_remoteclip_corpus_pushes_and_reads_back_by_config(remoteclip_build, loc
         hub = datasets.load_dataset("user/remoteclip", config, split="train", cache_dir=str(tmp_path / "cache"))
         assert hub.num_rows == local.num_rows
         assert hub["source_id"] == local["source_id"] and hub["captions"] == local["captions"]
+
+
+def test_a_stopped_corpus_rebuild_is_not_loadable_and_a_finished_one_reads_afresh(tmp_path, monkeypatch):
+    import datasets
+
+    from rsdata import dedup
+    from tests.corpus_standins import write_standin
+
+    path = _write_corpus(tmp_path, "configs:\n  det:\n    sources:\n      - {recipe: dota, folder: DOTA}\n")
+    write_standin("dota", tmp_path / "src" / "DOTA", num_images=2)
+    out = tmp_path / "out"
+    args = ["convert", "--recipe", str(path), str(out), "--sources", str(tmp_path / "src"), "--no-progress"]
+    assert main(args) == 0
+    before = datasets.load_dataset(str(out), "det", split="train").num_rows  # the default cache
+
+    # More source images, and a rebuild that stops after converting: the folder reads as unfinished, neither the
+    # earlier corpus nor a part of the new one.
+    import shutil
+
+    shutil.rmtree(tmp_path / "src" / "DOTA")
+    write_standin("dota", tmp_path / "src" / "DOTA", num_images=4)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dedup, "find_duplicates", stop)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    with pytest.raises(FileNotFoundError, match="rsdata build unfinished"):
+        datasets.load_dataset(str(out), "det", split="train")
+    monkeypatch.undo()
+
+    assert main(args) == 0
+    after = datasets.load_dataset(str(out), "det", split="train")
+    report = json.loads((out / "corpus_report.json").read_text())
+    assert after.num_rows == report["configs"]["det"]["kept"] > before

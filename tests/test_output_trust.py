@@ -48,13 +48,13 @@ def output_files(folder: Path) -> dict[str, bytes]:
 
 
 def test_folders_of_the_same_name_and_rebuilds_load_their_own_rows(tmp_path):
-    small = dota_source(tmp_path / "src-small", {"train": 3})
+    small = dota_source(tmp_path / "src-small", {"train": 3, "val": 1})  # the same splits: the same card patterns
     large = dota_source(tmp_path / "src-large", {"train": 7, "val": 2}, category="ship")
     first, second = tmp_path / "a" / "dataset", tmp_path / "b" / "dataset"
     assert convert(small, first) == 0 and convert(large, second) == 0
 
-    assert {k: len(v) for k, v in rows(first).items()} == {"train": 3}
-    # Before: datasets keyed both folders' builds by ("dataset", "data/train-*") and returned 3 rows here.
+    assert {k: len(v) for k, v in rows(first).items()} == {"train": 3, "validation": 1}
+    # Before: datasets keyed both folders' builds by their name and card patterns, and returned 3 and 1 rows here.
     assert {k: len(v) for k, v in rows(second).items()} == {"train": 7, "validation": 2}
 
     # A rebuild in place with other inputs is read afresh, and the earlier shards are gone.
