@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
-from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, is_placeholder_card, mark_empty, mark_unfinished, publish_shards,
-                                  remove_stale_shards)
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, is_placeholder_card, mark_empty,
+                                  mark_unfinished, publish_shards, remove_stale_shards)
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows

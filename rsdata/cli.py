@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser("convert", help="convert a source folder of one format into Parquet shards",
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
-                                  "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md (dataset card) "
-                                  "and build_report.json. Running the same command again resumes a killed run.")
+                                  "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
+                                  "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
     convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
                          "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "
                          "with --recipe, the output folder alone")
@@ -88,8 +88,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         help="resize (re-encode) images whose longer side is larger")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="images with more pixels are bad input, image_too_large (default: the recipe's "
-                        f"convert_options.max_pixels, else {DEFAULT_MAX_PIXELS:,}); above 64 Mpx a header claiming more than "
-                        "2,000 pixels per byte of file is refused too (a decompression bomb)")
+                        f"convert_options.max_pixels, else {DEFAULT_MAX_PIXELS:,}); above 64 Mpx a header "
+                        "claiming more than 2,000 pixels per byte of file is refused too (a decompression bomb)")
     parser.add_argument("--allow-outside-links", action="store_true",
                         help="read files that symbolic links inside SOURCE lead out of it (images kept on another "
                         "disk); by default such a file is bad input, link_outside_source")

@@ -42,7 +42,8 @@ def test_layout_and_load_dataset_round_trip(dota_source, tmp_path, capsys):
     assert "Converted 8 image(s) (train 6, validation 2)" in printed
     digest = json.loads((out / "build_report.json").read_text())["content_digest"]
     assert len(digest) == 16
-    assert sorted(output_files(out)) == ["README.md", "build_report.json", f"data/train-00000-of-00001-{digest}.parquet",
+    assert sorted(output_files(out)) == ["README.md", "build_report.json",
+                                         f"data/train-00000-of-00001-{digest}.parquet",
                                          f"data/validation-00000-of-00001-{digest}.parquet"]
 
     dataset = load(out, tmp_path)

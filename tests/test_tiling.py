@@ -136,8 +136,8 @@ def test_tile_on_a_mask_format_finds_a_large_region_in_every_tile_it_covers(tmp_
     for processes in ("1", "2"):
         out = tmp_path / f"out{processes}"
         assert main(["convert", "index_mask", str(tmp_path / "src"), str(out), "--no-progress", "--tile", "64",
-                     "--overlap", "0.25", "-o", "classes=loveda", "-o", "ignore=no-data,background", "--max-shard-mb", "0.0001",
-                     "--num-proc", processes]) == 0
+                     "--overlap", "0.25", "-o", "classes=loveda", "-o", "ignore=no-data,background",
+                     "--max-shard-mb", "0.0001", "--num-proc", processes]) == 0
         outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / "data").rglob("*"))
                         if p.is_file()})
 

@@ -22,9 +22,9 @@ Mask: three bands (a fourth, alpha, is not read) of 8-bit RGB; every colour must
 ``classes``, required: no table is assumed, and the error lists the known ones), else ``unknown_class`` naming
 the mask, the colour and its first pixel. Built-in colour tables:
 
-- ``isprs_rgb`` (also ``isprs``): (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255) low_vegetation,
-  (0, 255, 0) tree, (255, 255, 0) car, (255, 0, 0) clutter, (0, 0, 0) boundary (the black eroded boundary of
-  the ``noBoundary`` labels; ignored by default). ISPRS 2D semantic labelling benchmark.
+- ``isprs_rgb`` (also ``isprs``): (255, 255, 255) impervious_surface, (0, 0, 255) building, (0, 255, 255)
+  low_vegetation, (0, 255, 0) tree, (255, 255, 0) car, (255, 0, 0) clutter, (0, 0, 0) boundary (the black eroded
+  boundary of the ``noBoundary`` labels; ignored by default). ISPRS 2D semantic labelling benchmark.
 - ``isaid``: (0, 0, 0) unlabeled (ignored by default) and the 15 classes of the iSAID devkit's ``labels.py``:
   (0, 0, 63) ship, (0, 63, 63) storage_tank, (0, 63, 0) baseball_diamond, (0, 63, 127) tennis_court,
   (0, 63, 191) basketball_court, (0, 63, 255) Ground_Track_Field, (0, 127, 63) Bridge, (0, 127, 127)

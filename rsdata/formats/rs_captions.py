@@ -244,7 +244,8 @@ def read_karpathy_json(path: Path) -> list[_CaptionedImage]:
     try:
         data = json.loads(read_text_file(path))
     except json.JSONDecodeError as error:
-        raise SourceLayoutError(f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})") from None
+        raise SourceLayoutError(f"{path}:{error.lineno}: not valid JSON ({error.msg} at column "
+                                f"{error.colno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         found = f"keys {', '.join(sorted(map(str, data)))}" if isinstance(data, dict) else type(data).__name__
         raise SourceLayoutError(f"{path}: expected an object with an 'images' list (Karpathy-style captions), "
