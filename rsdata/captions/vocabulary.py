@@ -12,6 +12,12 @@ an indefinite article chosen by sound ("a ship", "an airplane"). Conventions:
 - **Plurals** come from :data:`PLURAL_OVERRIDES` (domain words: mass nouns stay unchanged, "person" -> "people",
   ...) and otherwise from the ``inflect`` library. A name is pluralised on its head word: the last word before any
   preposition ("place with trees" -> "places with trees", "low vegetation" -> "low vegetation").
+- **Mass nouns** ("water", "low vegetation", "clutter": :data:`MASS_NOUNS`) cannot be counted, but B2C counts
+  every category ("a ...", "3 ...", "many ..."). A *default* name whose head word is a mass noun is therefore
+  named as a place, the way captions.md (m2b/1) names region classes: label "water" -> "a place with water" /
+  "3 places with water", never "a water" or "3 water". Explicit names are used as written (a scene prompt such as
+  "farmland" must stay as it is), so a recipe names its region classes as places itself
+  (``water: place with water``); ``tests/captions/test_recipe_names.py`` holds every shipped recipe to that.
 - **Articles** come from :data:`ARTICLE_OVERRIDES` (keyed by the first word) and otherwise from ``inflect``.
 - **Closed vocabularies**: a name map that lists every class of a dataset (a recipe's, unless it says
   ``closed_names: false``) is *closed*: a label outside it is not a class of the dataset, so it never becomes a
@@ -36,16 +42,22 @@ from rsdata.errors import OptionError, RecordError
 #: A name-map value: the singular, ``(singular, plural)``, or ``{"singular": ..., "plural": ...}``.
 NameSpec = Union[str, tuple[str, str], Mapping[str, str]]
 
+#: Uncountable head words (land cover, materials): a default name with one of these heads is named as a place
+#: ("place with water"), since "a water" and "3 water" are not English. Keyed by the lower-cased head word.
+MASS_NOUNS: frozenset[str] = frozenset({
+    "vegetation", "water", "clutter", "soil", "farmland", "grass", "land", "cropland", "rangeland", "grassland",
+    "woodland", "shrubland", "bareland", "barren", "agriculture", "background", "snow", "ice", "sand", "gravel",
+    "asphalt", "concrete", "debris", "rubble", "mud", "equipment", "livestock", "cattle",
+})
+#: The count noun a mass-noun name is counted by: "water" -> "place with water" (captions.md, m2b/1).
+MASS_NOUN_PLACE = "place with"
+
 #: Plurals the library gets wrong or that remote-sensing readers expect differently, keyed by the lower-cased
-#: singular head word (or whole phrase). Land-cover classes are mass nouns and stay unchanged ("5 low vegetation"
-#: reads oddly, but "5 low vegetations" is plainly wrong; recipes should name region classes as places, m2b/1).
+#: singular head word (or whole phrase). Mass nouns keep their form ("places with low vegetation", never "low
+#: vegetations"); a default name never ends on one (see :data:`MASS_NOUNS`).
 PLURAL_OVERRIDES: dict[str, str] = {
     # Mass nouns and land-cover classes (ISPRS Potsdam/Vaihingen, LoveDA, DeepGlobe, OpenEarthMap, ...).
-    **{word: word for word in (
-        "vegetation", "water", "clutter", "soil", "farmland", "grass", "land", "cropland", "rangeland",
-        "grassland", "woodland", "shrubland", "bareland", "barren", "agriculture", "background", "snow", "ice",
-        "sand", "gravel", "asphalt", "concrete", "debris", "rubble", "mud", "equipment", "livestock", "cattle",
-    )},
+    **{word: word for word in sorted(MASS_NOUNS)},
     # Names that are already plural as written by their source.
     "impervious surfaces": "impervious surfaces",
     "crossroads": "crossroads",
@@ -118,15 +130,35 @@ def plural_of(singular: str) -> str:
     override = PLURAL_OVERRIDES.get(singular.lower())
     if override is not None:
         return override
-    words = singular.split(" ")
-    head_end = next((i for i, word in enumerate(words) if i > 0 and word.lower() in _PREPOSITIONS), len(words))
-    head, tail = words[:head_end], words[head_end:]
+    head, tail = _split_head(singular)
     override = PLURAL_OVERRIDES.get(head[-1].lower())
     if override is not None:
         plural_head = " ".join(head[:-1] + [override])
     else:
         plural_head = _engine().plural_noun(" ".join(head))
     return " ".join([plural_head] + tail)
+
+
+def _split_head(name: str) -> tuple[list[str], list[str]]:
+    """A name's words up to its head word (the last word before any preposition), and the rest."""
+    words = name.split(" ")
+    head_end = next((i for i, word in enumerate(words) if i > 0 and word.lower() in _PREPOSITIONS), len(words))
+    return words[:head_end], words[head_end:]
+
+
+def head_word(name: str) -> str:
+    """The lower-cased head word of a name: "place with trees" -> "place", "low vegetation" -> "vegetation"."""
+    return _split_head(name)[0][-1].lower()
+
+
+def is_mass_noun(name: str) -> bool:
+    """Whether a name's head word is uncountable (:data:`MASS_NOUNS`): "low vegetation", not "place with water"."""
+    return head_word(name) in MASS_NOUNS
+
+
+def countable(name: str) -> str:
+    """A name that can be counted: a mass-noun name as a place ("water" -> "place with water"), others as given."""
+    return f"{MASS_NOUN_PLACE} {name}" if is_mass_noun(name) else name
 
 
 @functools.lru_cache(maxsize=4096)
@@ -189,6 +221,7 @@ class CategoryVocabulary:
             if not singular:
                 raise OptionError(f"category label {label!r} gives an empty caption name; give it a name in the "
                                   f"recipe's name map")
+            singular = countable(singular)
         name = CategoryName(singular, plural if plural is not None else plural_of(singular))
         _ = name.indefinite  # worked out now so that captions never pay for inflect after warm-up
         self._cache[label] = name
