@@ -18,6 +18,10 @@ an indefinite article chosen by sound ("a ship", "an airplane"). Conventions:
   "3 places with water", never "a water" or "3 water". Explicit names are used as written (a scene prompt such as
   "farmland" must stay as it is), so a recipe names its region classes as places itself
   (``water: place with water``); ``tests/captions/test_recipe_names.py`` holds every shipped recipe to that.
+  Likewise a default name whose head word is a plural source label is made singular (:data:`SINGULAR_OVERRIDES`:
+  "people" -> "a person" / "people"). Neither changes the rule id (``b2c/1``): b2c/1 already asks for "a readable
+  English singular noun and its plural" and names region classes as places; "a water" or "a people" broke it. No
+  shipped recipe's captions change through these rules (their names are explicit).
 - **Articles** come from :data:`ARTICLE_OVERRIDES` (keyed by the first word) and otherwise from ``inflect``.
 - **Closed vocabularies**: a name map that lists every class of a dataset (a recipe's, unless it says
   ``closed_names: false``) is *closed*: a label outside it is not a class of the dataset, so it never becomes a
@@ -51,6 +55,10 @@ MASS_NOUNS: frozenset[str] = frozenset({
 })
 #: The count noun a mass-noun name is counted by: "water" -> "place with water" (captions.md, m2b/1).
 MASS_NOUN_PLACE = "place with"
+
+#: Source labels that are plural ("people" in VisDrone): a default name is made singular on its head word, so that
+#: one object reads "a person", not "a people". Keyed by the lower-cased head word.
+SINGULAR_OVERRIDES: dict[str, str] = {"people": "person", "persons": "person", "pedestrians": "pedestrian"}
 
 #: Plurals the library gets wrong or that remote-sensing readers expect differently, keyed by the lower-cased
 #: singular head word (or whole phrase). Mass nouns keep their form ("places with low vegetation", never "low
@@ -156,6 +164,13 @@ def is_mass_noun(name: str) -> bool:
     return head_word(name) in MASS_NOUNS
 
 
+def _singular_head(name: str) -> str:
+    """A default name with a plural head word made singular by :data:`SINGULAR_OVERRIDES`: "people" -> "person"."""
+    head, tail = _split_head(name)
+    singular = SINGULAR_OVERRIDES.get(head[-1].lower())
+    return name if singular is None else " ".join(head[:-1] + [singular] + tail)
+
+
 def countable(name: str) -> str:
     """A name that can be counted: a mass-noun name as a place ("water" -> "place with water"), others as given."""
     return f"{MASS_NOUN_PLACE} {name}" if is_mass_noun(name) else name
@@ -221,7 +236,7 @@ class CategoryVocabulary:
             if not singular:
                 raise OptionError(f"category label {label!r} gives an empty caption name; give it a name in the "
                                   f"recipe's name map")
-            singular = countable(singular)
+            singular = countable(_singular_head(singular))
         name = CategoryName(singular, plural if plural is not None else plural_of(singular))
         _ = name.indefinite  # worked out now so that captions never pay for inflect after warm-up
         self._cache[label] = name
