@@ -284,7 +284,8 @@ def files_of(folder: Path, *, with_state: bool = False) -> dict[str, bytes]:
 
 def run_dedup(planted: dict, out: Path, *extra: str) -> int:
     return main(["dedup", f"alpha={planted['alpha']}", f"beta={planted['beta']}",
-                 "--against", f"testset={planted['testset']}", "--out", str(out), "--no-progress", *extra])
+                 "--against", f"testset={planted['testset']}", "--out", str(out), "--no-progress",
+                 *(extra if "--rule" in extra else ("--rule", "paper", *extra))])
 
 
 def test_dedup_command_end_to_end(planted, tmp_path, capsys):
@@ -358,7 +359,7 @@ def test_reruns_give_identical_bytes_whatever_the_processes(planted, tmp_path):
 def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted, tmp_path, monkeypatch):
     sides = [("alpha", planted["alpha"]), ("beta", planted["beta"])]
     tests = [("testset", planted["testset"])]
-    reference = dedup.find_duplicates(sides, tests, progress=False)
+    reference = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     cache = planted["alpha"] / ".rsdata" / "phash"
     assert sorted(p.name.split(".")[0] for p in cache.glob("*.npy")) == [
         shard_path(planted["alpha"], "train").stem, shard_path(planted["alpha"], "validation").stem]
@@ -369,7 +370,7 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
         return perceptual_hash(data, where=where)
 
     monkeypatch.setattr(dedup, "perceptual_hash", counting_hash)
-    again = dedup.find_duplicates(sides, tests, progress=False)
+    again = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     assert calls == [] and again.removals == reference.removals
 
     # A rebuilt shard (here: same bytes, new modification time) is hashed again, and only it.
@@ -378,7 +379,7 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
     import os
 
     os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    third = dedup.find_duplicates(sides, tests, progress=False)
+    third = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     assert len(calls) == 12 and all(w.startswith(f"beta: {shard_name(planted['beta'])}, row ") for w in calls)
     assert third.removals == reference.removals
     assert len(list((planted["beta"] / ".rsdata" / "phash").glob("train-*.npy"))) == 1  # the stale one is gone
@@ -408,7 +409,8 @@ def test_greedy_rule_matches_a_row_by_row_oracle():
 def test_library_sides_with_splits_and_write_filtered_shards(planted, tmp_path):
     # Only alpha's validation split takes part: its copy of a train image is no longer a duplicate of anything.
     result = dedup.find_duplicates([("alpha", planted["alpha"], ("validation",)), ("beta", planted["beta"])],
-                                   [dedup.DatasetSide("testset", planted["testset"], ("test",))], progress=False)
+                                   [dedup.DatasetSide("testset", planted["testset"], ("test",))], rule="paper",
+                                   progress=False)
     assert result.rows == {"alpha": 3, "beta": 12, "testset": 6}
     assert {(r.source, r.image.source_id, r.reason) for r in result.removals} == {
         ("beta", "syn_00013", "near_duplicate_of_test"), ("beta", "copy_of_00005", "near_duplicate_of_test")}
@@ -426,7 +428,7 @@ def test_library_sides_with_splits_and_write_filtered_shards(planted, tmp_path):
     for split in ("train", "validation"):  # staged without the source build's digest
         assert (tmp_path / "alpha" / f"{split}-00000-of-00001.parquet").read_bytes() == \
             shard_path(planted["alpha"], split).read_bytes()
-    report = dedup.removals_report(result.removals, result.max_distance)
+    report = dedup.removals_report(result.removals, result.max_distance, rule=result.rule)
     assert report["removed"] == 2 and report["removed_per_reason"]["near_duplicate_of_test"] == 2
 
     # A removal decided on other data is refused rather than applied to the wrong row.
