@@ -228,7 +228,7 @@ class DatasetHashes:
     cached_shards: int = 0
 
     def __len__(self) -> int:
-        return int(self.hashes.size)
+        return int(self.hashes.shape[0])  # rows (variant hashes are rows x 152)
 
 
 @dataclass(frozen=True)
