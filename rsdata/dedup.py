@@ -35,9 +35,9 @@ variant hashes of test sets (rule ``robust``) are cached beside them as ``<shard
 **The decision** (:func:`find_duplicates`). Training sources are given in priority order; within a source, rows
 are ordered by split (the order given, else sorted by name), shard and row. First, every training row within
 the rule's distance of ANY image of the test sets is removed (reason ``near_duplicate_of_test``, matched
-to the nearest test image, ties to the first in test order, then to the first variant). Then the remaining training rows are visited in priority
-order and each is removed when it is within ``max_distance`` of a row kept before it (reason
-``near_duplicate_in_corpus``, matched to the nearest such kept row, ties to the earliest). Test sets are never
+to the nearest test image, ties to the first in test order, then to the first variant). Then the remaining
+training rows are visited in priority order and each is removed when it is within ``max_distance`` of a row
+kept before it (reason ``near_duplicate_in_corpus``, matched to the nearest such kept row, ties to the earliest). Test sets are never
 modified. Every removal records the source, split, shard file, row, ``source_id``, image path and hash of the
 removed image, the same for the image it matched, and their distance.
 
@@ -76,7 +76,8 @@ from rsdata.phash import (CROP_WINDOWS, DEFAULT_MAX_DISTANCE, DIHEDRAL_TRANSFORM
                           brute_force_pairs, check_max_distance, hash_hex, perceptual_hash, variant_hashes)
 
 __all__ = [
-    "DEFAULT_MAX_DISTANCE", "DEFAULT_RULE", "MAX_SEARCH_DISTANCE", "ROBUST_MAX_DISTANCE", "RULES", "NEAR_DUPLICATE_IN_CORPUS", "NEAR_DUPLICATE_OF_TEST",
+    "DEFAULT_MAX_DISTANCE", "DEFAULT_RULE", "MAX_SEARCH_DISTANCE", "ROBUST_MAX_DISTANCE", "RULES",
+    "NEAR_DUPLICATE_IN_CORPUS", "NEAR_DUPLICATE_OF_TEST",
     "DatasetSide", "DedupInputError", "DedupResult", "DedupRun", "HashIndex", "ImageRef", "Pairs", "Removal",
     "brute_force_pairs", "deduplicate", "find_duplicates", "hash_datasets", "list_shards", "perceptual_hash",
     "removals_report", "rule_definition", "test_max_distance", "write_deduplicated", "write_filtered_shards",
@@ -276,7 +277,8 @@ def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: 
 
     # Tasks come back in order, so a shard is complete (and cached at once) when its last row group arrives.
     pieces: dict[tuple[int, int], list[np.ndarray]] = {}
-    bar = tqdm(total=sum(t.rows for t in tasks), unit="img", desc="phash variants" if variants else "phash", disable=not progress or not tasks,
+    bar = tqdm(total=sum(t.rows for t in tasks), unit="img",
+               desc="phash variants" if variants else "phash", disable=not progress or not tasks,
                file=sys.stderr)
     try:
         for task, hashes in zip(tasks, _run_hash_tasks(tasks, num_proc)):
@@ -728,7 +730,8 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
     ``removals`` are this folder's (:meth:`DedupResult.removals_for`); ``name`` is its source name (default: the
     removals', else the folder's name); ``max_distance`` and ``rule`` (the decision's) are echoed in the report and
     the card. ``out_folder`` must be new, empty, or an earlier output of this function, and not inside
-    ``folder``. Writes ``data/`` (see :func:`write_filtered_shards`; shards of an earlier output that this dataset no longer has are deleted),
+    ``folder``. Writes ``data/`` (see :func:`write_filtered_shards`; shards of an earlier output that this
+    dataset no longer has are deleted),
     ``README.md``, ``build_report.json`` (the source's, unchanged) and ``dedup_report.json``, whose dict (the
     :func:`removals_report` fields plus ``source``, ``rows_before``, ``rows_after`` and ``splits``) is returned.
     """

@@ -29,9 +29,9 @@ the width and height, each at the 3 x 3 positions left/centre/right by top/middl
 :data:`DIHEDRAL_TRANSFORMS` (flips, rotations by 90-degree steps, transposes): 152 hashes, column 0 (whole image,
 identity) being :func:`perceptual_hash` exactly. Each window is cut from the grayscale image and resized to
 32 x 32 (Lanczos) as imagehash does (for speed, the windows of an image whose short side exceeds 511 pixels are
-cut from it reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms act on that 32 x 32 array
-before the DCT, so a flipped or rotated copy's own pHash differs from its variant only by resampling rounding
-(0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop, re-encoding or resize of a test image lies
+cut from it reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms
+act on that 32 x 32 array before the DCT, so a flipped or rotated copy's own pHash differs from its variant
+only by resampling rounding (0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop, re-encoding or resize of a test image lies
 within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
 """
 
@@ -74,7 +74,8 @@ CROP_WINDOWS = {"full": (0.0, 0.0, 0.0), **{f"crop{round(cut * 100)}-{where}": (
                                             for cut in (0.03, 0.05) for where, (x, y) in _POSITIONS.items()}}
 #: (window, transform) of each column of :func:`variant_hashes`: window-major, transform-minor.
 VARIANTS = tuple((window, transform) for window in CROP_WINDOWS for transform in DIHEDRAL_TRANSFORMS)
-VARIANTS_DEFINITION = f"{HASH_DEFINITION}/variants=dihedral8xwindows{len(CROP_WINDOWS)}(3%,5%;3x3)/reduce_to_min_side256"
+VARIANTS_DEFINITION = (f"{HASH_DEFINITION}/variants=dihedral8xwindows{len(CROP_WINDOWS)}(3%,5%;3x3)"
+                       "/reduce_to_min_side256")
 # Crop windows are resized from the image reduced (box filter, integer factor) to a short side of at least this.
 _WINDOW_MIN_SIDE = 256
 
