@@ -31,8 +31,8 @@ identity) being :func:`perceptual_hash` exactly. Each window is cut from the gra
 32 x 32 (Lanczos) as imagehash does (for speed, the windows of an image whose short side exceeds 511 pixels are
 cut from it reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms
 act on that 32 x 32 array before the DCT, so a flipped or rotated copy's own pHash differs from its variant
-only by resampling rounding (0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop, re-encoding or resize of a test image lies
-within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
+only by resampling rounding (0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop,
+re-encoding or resize of a test image lies within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
 """
 
 from __future__ import annotations
