@@ -32,13 +32,13 @@ included), so a rebuilt shard is hashed again and a killed run resumes with the 
 variant hashes of test sets (rule ``robust``) are cached beside them as ``<shard name>.variants.<key>.npy``
 (rows x 152).
 
-**The decision** (:func:`find_duplicates`). Training sources are given in priority order; within a source, rows
-are ordered by split (the order given, else sorted by name), shard and row. First, every training row within
-the rule's distance of ANY image of the test sets is removed (reason ``near_duplicate_of_test``, matched
-to the nearest test image, ties to the first in test order, then to the first variant). Then the remaining
-training rows are visited in priority order and each is removed when it is within ``max_distance`` of a row
-kept before it (reason ``near_duplicate_in_corpus``, matched to the nearest such kept row, ties to the
-earliest). Test sets are never modified. Every removal records the source, split, shard file, row, ``source_id``, image path and hash of the
+**The decision** (:func:`find_duplicates`). Training sources are given in priority order; within a source, rows are
+ordered by split (the order given, else sorted by name), shard and row. First, every training row within the rule's
+distance of ANY image of the test sets is removed (reason ``near_duplicate_of_test``, matched to the nearest test
+image, ties to the first in test order, then to the first variant). Then the remaining training rows are visited in
+priority order and each is removed when it is within ``max_distance`` of a row kept before it (reason
+``near_duplicate_in_corpus``, matched to the nearest such kept row, ties to the earliest). Test sets are never
+modified. Every removal records the source, split, shard file, row, ``source_id``, image path and hash of the
 removed image, the same for the image it matched, and their distance.
 
 **The output** (:func:`write_deduplicated`, :func:`deduplicate`, ``rsdata dedup``): a copy of each training folder

@@ -23,16 +23,16 @@ candidate is checked exactly by a popcount of the XOR (``np.bitwise_count``). Wi
 that is ``m = 2`` chunks of 32 bits. :func:`brute_force_pairs` compares every hash with every other in NumPy,
 block by block: the oracle of the tests and the baseline of ``benchmarks/dedup.py``.
 
-**Variants for the leakage check.** :func:`variant_hashes` gives one image's pHash under every geometric variant
-in :data:`VARIANTS`: each of the 19 :data:`CROP_WINDOWS` (the whole image; and windows keeping 97 % and 95 % of
-the width and height, each at the 3 x 3 positions left/centre/right by top/middle/bottom) under each of the 8
+**Variants for the leakage check.** :func:`variant_hashes` gives one image's pHash under every geometric variant in
+:data:`VARIANTS`: each of the 19 :data:`CROP_WINDOWS` (the whole image; and windows keeping 97 % and 95 % of the
+width and height, each at the 3 x 3 positions left/centre/right by top/middle/bottom) under each of the 8
 :data:`DIHEDRAL_TRANSFORMS` (flips, rotations by 90-degree steps, transposes): 152 hashes, column 0 (whole image,
-identity) being :func:`perceptual_hash` exactly. Each window is cut from the grayscale image and resized to
-32 x 32 (Lanczos) as imagehash does (for speed, the windows of an image whose short side exceeds 511 pixels are
-cut from it reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms
-act on that 32 x 32 array before the DCT, so a flipped or rotated copy's own pHash differs from its variant
-only by resampling rounding (0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop,
-re-encoding or resize of a test image lies within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
+identity) being :func:`perceptual_hash` exactly. Each window is cut from the grayscale image and resized to 32 x 32
+(Lanczos) as imagehash does (for speed, the windows of an image whose short side exceeds 511 pixels are cut from it
+reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms act on that 32 x 32
+array before the DCT, so a flipped or rotated copy's own pHash differs from its variant only by resampling rounding
+(0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop, re-encoding or resize of a test image lies
+within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
 """
 
 from __future__ import annotations
