@@ -236,6 +236,7 @@ def summary(result) -> str:
 
 
 def _add_dedup(commands) -> None:
+    from rsdata.dedup import DEFAULT_RULE, RULES
     from rsdata.phash import DEFAULT_MAX_DISTANCE
 
     dedup = commands.add_parser(
@@ -254,6 +255,11 @@ def _add_dedup(commands) -> None:
     dedup.add_argument("--max-distance", type=int, metavar="D", default=DEFAULT_MAX_DISTANCE,
                        help="largest Hamming distance of a near-duplicate, inclusive (default %(default)s: the "
                        "paper's 'distance < 2')")
+    dedup.add_argument("--rule", choices=list(RULES), default=DEFAULT_RULE,
+                       help="the test-set check: 'paper' (RemoteCLIP's: pHash within --max-distance of a test "
+                       "image) or 'robust' (also flipped, rotated, 3-5 %% cropped copies: within distance 4 of a "
+                       "test image's 152 variant hashes); default %(default)s. Within the corpus both compare "
+                       "plain pHashes within --max-distance")
     dedup.add_argument("--num-proc", type=int, metavar="N", default=1, help="hashing processes (same result)")
     dedup.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     dedup.set_defaults(run=_run_dedup)
@@ -264,7 +270,7 @@ def _run_dedup(args: argparse.Namespace) -> int:
 
     training = [parse_side(spec) for spec in args.training]
     test = [parse_side(spec, args.against_splits) for spec in args.against]
-    run = deduplicate(training, test, args.out, max_distance=args.max_distance, num_proc=args.num_proc,
+    run = deduplicate(training, test, args.out, max_distance=args.max_distance, rule=args.rule, num_proc=args.num_proc,
                       progress=args.progress)
     print(dedup_summary(run))
     return 0

@@ -132,7 +132,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     found = dedup.find_duplicates(
         [(o.name, state / "sources" / o.name) for o, _ in built],
         [(o.test_name, state / "test_sets" / o.name) for o in tests],
-        max_distance=recipe.max_distance, num_proc=num_proc, progress=progress)
+        max_distance=recipe.max_distance, rule=recipe.dedup_rule, num_proc=num_proc, progress=progress)
     removed_by_source: dict[str, list] = {}
     for removal in found.removals:
         removed_by_source.setdefault(removal.source, []).append(removal)
@@ -148,7 +148,8 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     digest, published = publish_shards(output, staged, state / "published.json")
 
     result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest)
-    write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance))
+    write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance,
+                                                                   rule=recipe.dedup_rule))
     write_json_atomic(output / CORPUS_REPORT, _corpus_report(result))
     # The card last: it points readers at the new shards; an earlier build's go only after it.
     write_text_atomic(output / CARD_NAME, corpus_card(result))
@@ -205,6 +206,7 @@ def _corpus_report(result: CorpusResult) -> dict:
         "rsdata_version": __version__,
         "seed": result.recipe.seed,
         "max_distance": result.recipe.max_distance,
+        "dedup_rule": result.recipe.dedup_rule,
         "configs": configs,
         "images": sum(c["kept"] for c in configs.values()),
         "removed": len(result.removed),
@@ -232,6 +234,8 @@ def corpus_card(result: CorpusResult) -> str:
     """The dataset card (README.md): YAML metadata with the configs, then the counts and the removed images."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    from rsdata.dedup import rule_sentence
+
     recipe = result.recipe
     licenses = sorted({o.license for o in result.sources if o.status == "built"})
     data = DatasetCardData(
@@ -240,9 +244,8 @@ def corpus_card(result: CorpusResult) -> str:
         tags=["remote-sensing", "rsdata", "clip", recipe.name], configs=config_data_files(result))
     lines = [f"# {recipe.title}", "", recipe.description.strip(), "",
              f"Built with rsdata {__version__} from the corpus recipe `{recipe.name}` (caption seed "
-             f"{recipe.seed}). Near-duplicates (pHash Hamming distance at most {recipe.max_distance}) of any test "
-             "image were removed from the training side, then later repeats of earlier training images; the test "
-             "sets were not modified.", "",
+             f"{recipe.seed}). De-duplication: " + rule_sentence(recipe.dedup_rule, recipe.max_distance)
+             + " The test sets were not modified.", "",
              "```python", "from datasets import load_dataset",
              f'ds = load_dataset("USER/{recipe.name}", "{recipe.configs[0].name}")  # or "{ALL_CONFIG}"', "```", "",
              "## Sources", "",

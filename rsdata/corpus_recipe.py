@@ -11,6 +11,8 @@ converted too, only to find near-duplicates of their images on the training side
       ...
     seed: 0                             # caption seed of every source
     dedup:
+      rule: robust                      # the test-set check: paper (pHash within max_distance of a test image) or
+                                        # robust (default: also flipped, rotated, 3-5 % cropped copies; rsdata.dedup)
       max_distance: 1                   # near-duplicates: pHash Hamming distance <= this ("below 2" = 1)
     configs:                            # config name -> what it holds, in priority order (earlier sources keep
       ret3:                             # an image when a later one repeats it)
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from rsdata.dedup import DEFAULT_RULE, RULES
 from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -81,6 +84,7 @@ class CorpusRecipe:
     configs: tuple[CorpusConfig, ...]
     test_sets: tuple[CorpusSource, ...]
     path: Path | None = None
+    dedup_rule: str = "robust"
 
     def training_sources(self) -> list[tuple[str, CorpusSource]]:
         """(config name, source) in priority order."""
@@ -113,8 +117,11 @@ def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
         raise RecipeError(f"{path}: name {name!r} must be lower case letters, digits, '-' and '_'")
     if path.stem != name:
         raise RecipeError(f"{path}: the file must be named after the recipe ({name}.yaml)")
-    dedup = check.mapping(data.get("dedup", {}), "dedup", allowed=("max_distance",))
+    dedup = check.mapping(data.get("dedup", {}), "dedup", allowed=("rule", "max_distance"))
     max_distance = check.integer(dedup.get("max_distance", 1), "dedup.max_distance", minimum=0)
+    dedup_rule = dedup.get("rule", DEFAULT_RULE)
+    if dedup_rule not in RULES:
+        raise RecipeError(f"{path}: field 'dedup.rule' must be one of {', '.join(RULES)}, got {dedup_rule!r}")
     configs_data = check.mapping(data["configs"], "configs")
     if not configs_data:
         raise RecipeError(f"{path}: field 'configs' names no config")
@@ -142,7 +149,7 @@ def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
         name=name, title=check.text(data["title"], "title"),
         description=check.text(data.get("description", ""), "description"),
         seed=check.integer(data.get("seed", 0), "seed", minimum=0), max_distance=max_distance,
-        configs=tuple(configs), test_sets=test_sets, path=path)
+        configs=tuple(configs), test_sets=test_sets, path=path, dedup_rule=dedup_rule)
 
 
 class _Checker:

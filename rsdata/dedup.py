@@ -12,18 +12,31 @@ against the evaluation test sets". This module owns that step for datasets writt
   chunks (two chunks of 32 bits for the default), candidates are the hashes sharing one chunk exactly
   (pigeonhole), each checked exactly by popcount; never all pairs.
 
+**Rules** (:data:`RULES`, ``rule=`` / ``--rule``). ``paper`` is RemoteCLIP's rule as written: a training image
+goes when its pHash is within ``max_distance`` of a test image's pHash. It misses every flipped or rotated copy
+and almost every cropped one (``benchmarks/dedup_leakage.py``). ``robust`` (the default) compares each training
+image's pHash with each test image's 152 variant hashes (:func:`rsdata.phash.variant_hashes`: 8 flips and
+rotations of 19 crop windows) and removes it when one is within ``max(4, max_distance)``
+(:data:`ROBUST_MAX_DISTANCE`); it removes everything ``paper`` removes, and flipped, rotated, 3-5 % cropped,
+re-encoded and resized copies too. Only the test-set check differs: within the corpus both rules compare plain
+pHashes within ``max_distance``, as the paper did. Each removal names the variant it matched
+(``match_transform``, ``match_window``) and the reports count them (``removed_per_transform``,
+``removed_per_window``).
+
 **Hashing datasets** (:func:`hash_datasets`): one hash per row of every shard
 ``FOLDER/data/<split>-NNNNN-of-NNNNN.parquet``, in the order split, shard, row; computed row group by row group in
 ``num_proc`` processes (the result never depends on that number) with a progress bar, and cached per shard in
 ``FOLDER/.rsdata/phash/<shard name>.<key>.npy`` (uint64, one per row) as soon as the shard is hashed; ``key`` is
 made of the shard's size, modification time and row count and of the hash's definition (imagehash's version
-included), so a rebuilt shard is hashed again and a killed run resumes with the shards already hashed.
+included), so a rebuilt shard is hashed again and a killed run resumes with the shards already hashed. The
+variant hashes of test sets (rule ``robust``) are cached beside them as ``<shard name>.variants.<key>.npy``
+(rows x 152).
 
-**The decision** (:func:`find_duplicates`). Training sources are given in priority order; within a source, rows
-are ordered by split (the order given, else sorted by name), shard and row. First, every training row within
-``max_distance`` of ANY image of the test sets is removed (reason ``near_duplicate_of_test``, matched to the
-nearest test image, ties to the first in test order). Then the remaining training rows are visited in priority
-order and each is removed when it is within ``max_distance`` of a row kept before it (reason
+**The decision** (:func:`find_duplicates`). Training sources are given in priority order; within a source, rows are
+ordered by split (the order given, else sorted by name), shard and row. First, every training row within the rule's
+distance of ANY image of the test sets is removed (reason ``near_duplicate_of_test``, matched to the nearest test
+image, ties to the first in test order, then to the first variant). Then the remaining training rows are visited in
+priority order and each is removed when it is within ``max_distance`` of a row kept before it (reason
 ``near_duplicate_in_corpus``, matched to the nearest such kept row, ties to the earliest). Test sets are never
 modified. Every removal records the source, split, shard file, row, ``source_id``, image path and hash of the
 removed image, the same for the image it matched, and their distance.
@@ -58,14 +71,16 @@ from rsdata.atomic import save_array_atomic, write_json_atomic, write_text_atomi
 from rsdata.dataset_files import (CARD_NAME, DATA_DIR, SHARD_NAME, StagedShard, is_placeholder_card, mark_empty,
                                   mark_unfinished, publish_shards, remove_stale_shards, split_pattern)
 from rsdata.errors import OptionError, OutputFolderError, SourceLayoutError
-from rsdata.phash import (DEFAULT_MAX_DISTANCE, HASH_DEFINITION, MAX_SEARCH_DISTANCE, DedupInputError, HashIndex,
-                          Pairs, brute_force_pairs, check_max_distance, hash_hex, perceptual_hash)
+from rsdata.phash import (CROP_WINDOWS, DEFAULT_MAX_DISTANCE, DIHEDRAL_TRANSFORMS, HASH_DEFINITION,
+                          MAX_SEARCH_DISTANCE, VARIANTS, VARIANTS_DEFINITION, DedupInputError, HashIndex, Pairs,
+                          brute_force_pairs, check_max_distance, hash_hex, perceptual_hash, variant_hashes)
 
 __all__ = [
-    "DEFAULT_MAX_DISTANCE", "MAX_SEARCH_DISTANCE", "NEAR_DUPLICATE_IN_CORPUS", "NEAR_DUPLICATE_OF_TEST",
+    "DEFAULT_MAX_DISTANCE", "DEFAULT_RULE", "MAX_SEARCH_DISTANCE", "ROBUST_MAX_DISTANCE", "RULES",
+    "NEAR_DUPLICATE_IN_CORPUS", "NEAR_DUPLICATE_OF_TEST",
     "DatasetSide", "DedupInputError", "DedupResult", "DedupRun", "HashIndex", "ImageRef", "Pairs", "Removal",
     "brute_force_pairs", "deduplicate", "find_duplicates", "hash_datasets", "list_shards", "perceptual_hash",
-    "removals_report", "write_deduplicated", "write_filtered_shards",
+    "removals_report", "rule_definition", "test_max_distance", "write_deduplicated", "write_filtered_shards",
 ]
 
 NEAR_DUPLICATE_OF_TEST = "near_duplicate_of_test"
@@ -79,6 +94,39 @@ CACHE_DIR = f"{STATE_DIR}/phash"
 REPORT_NAME = "dedup_report.json"
 MARKER_NAME = f"{STATE_DIR}/dedup.json"  # marks a folder written by this module (so a re-run may replace it)
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+PAPER, ROBUST = "paper", "robust"
+#: Rule name -> what it means (the report's ``rule`` and the card's sentence).
+RULES = {
+    PAPER: "a training image is removed when the Hamming distance of its pHash to a test image, or to a training "
+           "image kept before it, is at most max_distance",
+    ROBUST: "a training image is removed when its pHash lies within test_max_distance of the pHash of a test image "
+            "under any of the 8 dihedral transforms (flips, rotations by 90-degree steps, transposes) of any of 19 "
+            "windows (the whole image; crops keeping 97 % and 95 % of each side, at 3 x 3 positions), or within "
+            "max_distance of the pHash of a training image kept before it",
+}
+DEFAULT_RULE = ROBUST
+#: The test-set distance of rule ``robust``: catches 3-5 % crops, JPEG re-encodings and half-size copies; no pair of
+#: unrelated real images came closer than 6 (``benchmarks/dedup_leakage.py``).
+ROBUST_MAX_DISTANCE = 4
+
+
+def check_rule(rule: str) -> str:
+    if rule not in RULES:
+        raise OptionError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
+    return rule
+
+
+def test_max_distance(rule: str, max_distance: int) -> int:
+    """The distance of the test-set check under ``rule`` (``max_distance`` is the corpus check's)."""
+    return max_distance if check_rule(rule) == PAPER else max(ROBUST_MAX_DISTANCE, max_distance)
+
+
+test_max_distance.__test__ = False  # not a pytest test, whatever its name
+
+
+def rule_definition(rule: str) -> str:
+    return RULES[check_rule(rule)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -181,7 +229,7 @@ class DatasetHashes:
     cached_shards: int = 0
 
     def __len__(self) -> int:
-        return int(self.hashes.size)
+        return int(self.hashes.shape[0])  # rows (variant hashes are rows x 152)
 
 
 @dataclass(frozen=True)
@@ -195,10 +243,15 @@ class _ShardTask:
     rows: int
     side_number: int
     shard_number: int
+    variants: bool = False
 
 
-def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: bool = True) -> list[DatasetHashes]:
-    """Hash every row of every side (cached per shard; ``num_proc`` processes; same result for any number)."""
+def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: bool = True,
+                  variants: bool = False) -> list[DatasetHashes]:
+    """Hash every row of every side (cached per shard; ``num_proc`` processes; same result for any number).
+
+    With ``variants``, each row gets :func:`rsdata.phash.variant_hashes` (``hashes`` is rows x 152, column 0 the
+    plain pHash) instead of one pHash."""
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
@@ -211,20 +264,21 @@ def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: 
         entries = []
         for number, shard in enumerate(shards):
             metadata = pq.ParquetFile(side.folder / shard.filename).metadata
-            cached = _load_cached(side.folder, shard, metadata.num_rows)
+            cached = _load_cached(side.folder, shard, metadata.num_rows, variants)
             entries.append((metadata.num_rows, cached))
             if cached is None:
                 first = 0
                 for group in range(metadata.num_row_groups):
                     group_rows = metadata.row_group(group).num_rows
                     tasks.append(_ShardTask(str(side.folder / shard.filename), f"{side.name}: {shard.filename}",
-                                            group, first, group_rows, len(plans), number))
+                                            group, first, group_rows, len(plans), number, variants))
                     first += group_rows
         plans.append((side, shards, entries))
 
     # Tasks come back in order, so a shard is complete (and cached at once) when its last row group arrives.
     pieces: dict[tuple[int, int], list[np.ndarray]] = {}
-    bar = tqdm(total=sum(t.rows for t in tasks), unit="img", desc="phash", disable=not progress or not tasks,
+    bar = tqdm(total=sum(t.rows for t in tasks), unit="img",
+               desc="phash variants" if variants else "phash", disable=not progress or not tasks,
                file=sys.stderr)
     try:
         for task, hashes in zip(tasks, _run_hash_tasks(tasks, num_proc)):
@@ -235,7 +289,7 @@ def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: 
             if task.first_row + task.rows == rows:
                 complete = np.concatenate(pieces.pop(key))
                 entries[task.shard_number] = (rows, complete)
-                _save_cached(side.folder, shards[task.shard_number], rows, complete)
+                _save_cached(side.folder, shards[task.shard_number], rows, complete, variants)
             bar.update(task.rows)
     finally:
         bar.close()
@@ -244,10 +298,10 @@ def hash_datasets(sides: Sequence[DatasetSide], *, num_proc: int = 1, progress: 
     for side, shards, entries in plans:
         for number, (rows, hashes) in enumerate(entries):
             if hashes is None:  # a shard without row groups (no rows)
-                entries[number] = (rows, np.empty(0, dtype=np.uint64))
+                entries[number] = (rows, np.empty((0, len(VARIANTS)) if variants else 0, dtype=np.uint64))
         counts = [rows for rows, _ in entries]
         results.append(DatasetHashes(
-            side, shards, _concatenate([hashes for _, hashes in entries]),
+            side, shards, _concatenate([hashes for _, hashes in entries], variants),
             np.repeat(np.arange(len(shards), dtype=np.int32), counts),
             np.concatenate([np.arange(n, dtype=np.int64) for n in counts]) if counts else np.empty(0, np.int64),
             cached_shards=len(shards) - len({(t.side_number, t.shard_number) for t in tasks
@@ -261,12 +315,13 @@ def _hash_row_group(task: _ShardTask) -> np.ndarray:
     table = pq.ParquetFile(task.path).read_row_group(task.row_group, columns=["image"])
     images = table.column("image").combine_chunks()
     data = images.field("bytes").to_pylist()
-    hashes = np.empty(len(data), dtype=np.uint64)
+    hashes = np.empty((len(data), len(VARIANTS)) if task.variants else len(data), dtype=np.uint64)
+    hash_function = variant_hashes if task.variants else perceptual_hash
     for offset, image in enumerate(data):
         where = f"{task.filename}, row {task.first_row + offset}"
         if image is None:
             raise DedupInputError(f"{where}: the image has no embedded bytes (rsdata datasets embed every image)")
-        hashes[offset] = perceptual_hash(image, where=where)
+        hashes[offset] = hash_function(image, where=where)
     return hashes
 
 
@@ -283,39 +338,44 @@ def _run_hash_tasks(tasks: list[_ShardTask], num_proc: int):
         yield from pool.imap(_hash_row_group, tasks)
 
 
-def _cache_key(folder: Path, shard: ShardFile, rows: int) -> str:
+def _cache_key(folder: Path, shard: ShardFile, rows: int, variants: bool) -> str:
     import imagehash
 
     stat = (folder / shard.filename).stat()
     identity = [HASH_DEFINITION, imagehash.__version__, shard.filename, stat.st_size, stat.st_mtime_ns, rows]
+    if variants:
+        identity.append(VARIANTS_DEFINITION)
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 
-def _cache_path(folder: Path, shard: ShardFile, rows: int) -> Path:
-    name = Path(shard.filename).name
-    return folder / CACHE_DIR / f"{name[:-len('.parquet')]}.{_cache_key(folder, shard, rows)}.npy"
+def _cache_path(folder: Path, shard: ShardFile, rows: int, variants: bool = False) -> Path:
+    stem = Path(shard.filename).name[:-len(".parquet")]
+    kind = ".variants" if variants else ""
+    return folder / CACHE_DIR / f"{stem}{kind}.{_cache_key(folder, shard, rows, variants)}.npy"
 
 
-def _load_cached(folder: Path, shard: ShardFile, rows: int) -> np.ndarray | None:
-    path = _cache_path(folder, shard, rows)
+def _load_cached(folder: Path, shard: ShardFile, rows: int, variants: bool = False) -> np.ndarray | None:
+    path = _cache_path(folder, shard, rows, variants)
     if not path.is_file():
         return None
     try:
         hashes = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
         return None  # a damaged cache file is recomputed
-    if hashes.dtype != np.uint64 or hashes.shape != (rows,):
+    if hashes.dtype != np.uint64 or hashes.shape != ((rows, len(VARIANTS)) if variants else (rows,)):
         return None
     return hashes
 
 
-def _save_cached(folder: Path, shard: ShardFile, rows: int, hashes: np.ndarray) -> None:
-    path = _cache_path(folder, shard, rows)
+def _save_cached(folder: Path, shard: ShardFile, rows: int, hashes: np.ndarray, variants: bool = False) -> None:
+    path = _cache_path(folder, shard, rows, variants)
     try:
         save_array_atomic(path, hashes.astype(np.uint64))
-        stem = path.name.split(".", 1)[0]
-        for stale in path.parent.glob(f"{stem}.*.npy"):  # the hashes of an earlier build of this shard
-            if stale != path:
+        # The same kind of hashes of an earlier build of this shard (the other kind is kept).
+        stale_name = re.compile(re.escape(path.name.split(".", 1)[0]) + (r"\.variants" if variants else "")
+                                + r"\.[0-9a-f]{16}\.npy$")
+        for stale in path.parent.iterdir():
+            if stale != path and stale_name.match(stale.name):
                 stale.unlink(missing_ok=True)
     except OSError as error:
         # A read-only dataset (a shared copy of a test set) is hashed again next time; nothing else changes.
@@ -349,6 +409,9 @@ class Removal:
     reason: str
     match: ImageRef
     distance: int
+    #: The variant of the matched image whose hash lay within ``distance`` (rule ``robust``; else the image itself).
+    match_transform: str = "identity"
+    match_window: str = "full"
 
     # Flat names for tables and cards.
     @property
@@ -373,7 +436,9 @@ class Removal:
 
     def to_json(self) -> dict:
         """The removed image's fields, ``reason``, ``distance`` and ``match`` (the matched image's fields)."""
-        return {**asdict(self.image), "reason": self.reason, "distance": self.distance, "match": asdict(self.match)}
+        return {**asdict(self.image), "reason": self.reason, "distance": self.distance,
+                "match_transform": self.match_transform, "match_window": self.match_window,
+                "match": asdict(self.match)}
 
 
 @dataclass
@@ -385,6 +450,11 @@ class DedupResult:
     test: list[str]
     rows: dict[str, int]  # name -> rows considered (training and test sides)
     removals: list[Removal] = field(default_factory=list)
+    rule: str = PAPER
+
+    @property
+    def test_max_distance(self) -> int:
+        return test_max_distance(self.rule, self.max_distance)
 
     def removals_for(self, name: str) -> list[Removal]:
         return [r for r in self.removals if r.image.source == name]
@@ -398,13 +468,16 @@ class DedupResult:
 
 
 def find_duplicates(training_sides: Sequence, test_sides: Sequence, max_distance: int = DEFAULT_MAX_DISTANCE, *,
-                    num_proc: int = 1, progress: bool = True) -> DedupResult:
+                    rule: str = DEFAULT_RULE, num_proc: int = 1, progress: bool = True) -> DedupResult:
     """Decide which training rows to remove (the rules are in the module docstring).
 
     ``training_sides`` and ``test_sides`` hold :class:`DatasetSide`, ``(name, folder)`` or
     ``(name, folder, splits)``; training sides in priority order. Names must be unique over both lists.
+    ``rule`` is a name of :data:`RULES` (``paper``: the paper's rule exactly; ``robust``: also flipped, rotated
+    and cropped copies of test images).
     """
     max_distance = check_max_distance(max_distance)
+    rule = check_rule(rule)
     training = [DatasetSide.of(s) for s in training_sides]
     test = [DatasetSide.of(s) for s in test_sides]
     if not training:
@@ -413,37 +486,45 @@ def find_duplicates(training_sides: Sequence, test_sides: Sequence, max_distance
     repeated = sorted(name for name, count in names.items() if count > 1)
     if repeated:
         raise OptionError(f"dataset names must be unique, {', '.join(repeated)} repeat (name them NAME=FOLDER)")
-    hashed = hash_datasets(training + test, num_proc=num_proc, progress=progress)
-    train_sets, test_sets = hashed[:len(training)], hashed[len(training):]
+    variants = rule == ROBUST
+    train_sets = hash_datasets(training, num_proc=num_proc, progress=progress)
+    test_sets = hash_datasets(test, num_proc=num_proc, progress=progress, variants=variants)
+    hashed = train_sets + test_sets
     train_hashes = _concatenate([h.hashes for h in train_sets])
-    test_hashes = _concatenate([h.hashes for h in test_sets])
+    test_hashes = _concatenate([h.hashes for h in test_sets], variants)
+    per_image = len(VARIANTS) if variants else 1
 
-    # Rule 1: anything near a test image goes, whatever its priority.
-    decisions: dict[int, tuple[str, str, int, int]] = {}  # training row -> (reason, "test"/"train", row, distance)
+    # Rule 1: anything near a test image (or, for rule robust, near one of its variants) goes, whatever its
+    # priority. Flat index = test row * variants per image + variant: ties go to the first test row, then variant.
+    decisions: dict[int, tuple] = {}  # training row -> (reason, "test"/"train", row, distance, variant)
     if test_hashes.size and train_hashes.size:
-        pairs = HashIndex(test_hashes).query(train_hashes, max_distance)
-        for row, test_row, distance in _nearest(pairs.left, pairs.right, pairs.distance):
-            decisions[row] = (NEAR_DUPLICATE_OF_TEST, "test", test_row, distance)
+        pairs = HashIndex(test_hashes.reshape(-1)).query(train_hashes, test_max_distance(rule, max_distance))
+        for row, flat, distance in _nearest(pairs.left, pairs.right, pairs.distance):
+            test_row, variant = divmod(flat, per_image)
+            decisions[row] = (NEAR_DUPLICATE_OF_TEST, "test", test_row, distance, variant)
 
     # Rule 2: greedy over the rest, in priority order.
     still_in = np.ones(train_hashes.size, dtype=bool)
     still_in[list(decisions)] = False
     remaining = np.flatnonzero(still_in)
     for row, kept_row, distance in _greedy_in_corpus(train_hashes[remaining], max_distance):
-        decisions[int(remaining[row])] = (NEAR_DUPLICATE_IN_CORPUS, "train", int(remaining[kept_row]), distance)
+        decisions[int(remaining[row])] = (NEAR_DUPLICATE_IN_CORPUS, "train", int(remaining[kept_row]), distance, 0)
 
     locate_train, locate_test = _Locator(train_sets), _Locator(test_sets)
     removals = []
     for row in sorted(decisions):
-        reason, side, other, distance = decisions[row]
+        reason, side, other, distance, variant = decisions[row]
         match = (locate_test if side == "test" else locate_train).ref(other)
-        removals.append(Removal(locate_train.ref(row), reason, match, distance))
+        window, transform = VARIANTS[variant]
+        removals.append(Removal(locate_train.ref(row), reason, match, distance, transform, window))
     return DedupResult(max_distance, [s.name for s in training], [s.name for s in test],
-                       {h.side.name: len(h) for h in hashed}, removals)
+                       {h.side.name: len(h) for h in hashed}, removals, rule)
 
 
-def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(arrays).astype(np.uint64) if arrays else np.empty(0, dtype=np.uint64)
+def _concatenate(arrays: list[np.ndarray], variants: bool = False) -> np.ndarray:
+    if not arrays:
+        return np.empty((0, len(VARIANTS)) if variants else 0, dtype=np.uint64)
+    return np.concatenate(arrays).astype(np.uint64)
 
 
 def _nearest(rows: np.ndarray, others: np.ndarray, distances: np.ndarray):
@@ -515,8 +596,9 @@ class _Locator:
         shard = hashed.shards[shard_number]
         in_shard = int(hashed.row_in_shard[local])
         source_ids, paths = self._shard_columns(number, shard_number)
+        own_hash = hashed.hashes[local] if hashed.hashes.ndim == 1 else hashed.hashes[local, 0]
         return ImageRef(hashed.side.name, shard.split, shard.filename, in_shard, source_ids[in_shard],
-                        paths[in_shard], hash_hex(hashed.hashes[local]))
+                        paths[in_shard], hash_hex(own_hash))
 
     def _shard_columns(self, number: int, shard_number: int) -> tuple[list, list]:
         key = (number, shard_number)
@@ -544,18 +626,42 @@ def read_ids_and_paths(shard_path: Path) -> tuple[list, list]:
 # Writing de-duplicated copies
 
 
-def removals_report(removals: Sequence[Removal], max_distance: int) -> dict:
-    """The JSON report of ``removals``: the hash, the threshold, counts per reason and every removed image."""
+def removals_report(removals: Sequence[Removal], max_distance: int, *, rule: str) -> dict:
+    """The JSON report of ``removals``: the hash, the rule and its thresholds, counts per reason and per matched
+    variant of the test images (``removed_per_transform``: dihedral transform; ``removed_per_window``: whole image,
+    3 % or 5 % crop), and every removed image."""
     reasons = Counter(r.reason for r in removals)
+    of_test = [r for r in removals if r.reason == NEAR_DUPLICATE_OF_TEST]
+    transforms = Counter(r.match_transform for r in of_test)
+    windows = Counter(r.match_window.split("-")[0] for r in of_test)
+    window_kinds = list(dict.fromkeys(name.split("-")[0] for name in CROP_WINDOWS))
     return {
         "hash": HASH_DEFINITION,
+        "dedup_rule": check_rule(rule),
         "max_distance": max_distance,
-        "rule": "a training image is removed when the Hamming distance of its pHash to a test image, or to a "
-                "training image kept before it, is at most max_distance",
+        "test_max_distance": test_max_distance(rule, max_distance),
+        "rule": rule_definition(rule),
         "removed": len(removals),
         "removed_per_reason": {reason: reasons.get(reason, 0) for reason in REASONS},
+        "removed_per_transform": {name: transforms.get(name, 0) for name in DIHEDRAL_TRANSFORMS},
+        "removed_per_window": {name: windows.get(name, 0) for name in window_kinds},
         "removed_images": [r.to_json() for r in removals],
     }
+
+
+def rule_sentence(rule: str, max_distance: int) -> str:
+    """What ``rule`` removed, for cards (one sentence, Markdown)."""
+    if check_rule(rule) == PAPER:
+        return (f"Rule `paper` (RemoteCLIP's): every image whose 64-bit perceptual hash (`{HASH_DEFINITION}`) lies "
+                f"within Hamming distance {max_distance} (inclusive) of an image of the evaluation test sets, or of a "
+                "training image kept before it (sources in priority order, then split, shard and row), was removed.")
+    return (f"Rule `robust`: every image whose 64-bit perceptual hash (`{HASH_DEFINITION}`) lies within Hamming "
+            f"distance {test_max_distance(rule, max_distance)} (inclusive) of the hash of an image of the evaluation "
+            "test sets under any of its 8 flips and 90-degree rotations of any of 19 windows (the whole image, and "
+            "crops keeping 97 % and 95 % of each side at 3 x 3 positions) was removed, so flipped, rotated, mildly "
+            "cropped, re-encoded and resized copies of test images are gone too; then every image within distance "
+            f"{max_distance} of a training image kept before it (sources in priority order, then split, shard and "
+            "row).")
 
 
 def write_filtered_shards(folder: str | Path, removals: Sequence[Removal], out_dir: str | Path, *,
@@ -617,14 +723,15 @@ def _stage_filtered(folder: str | Path, removals: Sequence[Removal], out_dir: Pa
 
 
 def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_folder: str | Path, *,
-                       max_distance: int = DEFAULT_MAX_DISTANCE, name: str | None = None,
+                       max_distance: int = DEFAULT_MAX_DISTANCE, rule: str = DEFAULT_RULE, name: str | None = None,
                        progress: bool = True) -> dict:
     """Write ``folder``'s dataset without the rows in ``removals`` to ``out_folder``, as a dataset folder.
 
     ``removals`` are this folder's (:meth:`DedupResult.removals_for`); ``name`` is its source name (default: the
-    removals', else the folder's name); ``max_distance`` is echoed in the report. ``out_folder`` must be new,
-    empty, or an earlier output of this function, and not inside ``folder``. Writes ``data/`` (see
-    :func:`write_filtered_shards`; shards of an earlier output that this dataset no longer has are deleted),
+    removals', else the folder's name); ``max_distance`` and ``rule`` (the decision's) are echoed in the report and
+    the card. ``out_folder`` must be new, empty, or an earlier output of this function, and not inside
+    ``folder``. Writes ``data/`` (see :func:`write_filtered_shards`; shards of an earlier output that this
+    dataset no longer has are deleted),
     ``README.md``, ``build_report.json`` (the source's, unchanged) and ``dedup_report.json``, whose dict (the
     :func:`removals_report` fields plus ``source``, ``rows_before``, ``rows_after`` and ``splits``) is returned.
     """
@@ -648,7 +755,7 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
         "rows_before": sum(c["rows_before"] for c in per_split.values()),
         "rows_after": sum(c["rows_after"] for c in per_split.values()),
         "splits": per_split,
-        **removals_report(removals, max_distance),
+        **removals_report(removals, max_distance, rule=rule),
     }
     if (folder / "build_report.json").is_file():
         _copy_atomic(folder / "build_report.json", out_folder / "build_report.json")
@@ -762,11 +869,10 @@ def _card_text(folder: Path, name: str, report: dict, digest: str, splits: Seque
         "",
         f"# {title}, de-duplicated",
         "",
-        f"The rsdata dataset `{name}` without its near-duplicate images: `rsdata dedup` removed every image whose "
-        f"64-bit perceptual hash (`{HASH_DEFINITION}`) lies within Hamming distance {report['max_distance']} "
-        "(inclusive) of an image of the evaluation test sets, or of a training image kept before it (sources in "
-        "priority order, then split, shard and row). Every removed image is listed, with the image it matched and "
-        f"the distance, in `{REPORT_NAME}`.",
+        f"The rsdata dataset `{name}` without its near-duplicate images, as `rsdata dedup` found them. "
+        + rule_sentence(report["dedup_rule"], report["max_distance"])
+        + " Every removed image is listed, with the image it matched, the variant of it that matched "
+        f"(`match_transform`, `match_window`) and the distance, in `{REPORT_NAME}`.",
         "",
         "| split | images before | removed | images after |",
         "|---|---:|---:|---:|",
@@ -775,6 +881,10 @@ def _card_text(folder: Path, name: str, report: dict, digest: str, splits: Seque
         lines.append(f"| {split} | {counts['rows_before']} | {counts['removed']} | {counts['rows_after']} |")
     lines += ["", "| reason | images |", "|---|---:|"]
     lines += [f"| {reason} | {count} |" for reason, count in report["removed_per_reason"].items()]
+    if report["dedup_rule"] == ROBUST:
+        lines += ["", "| test image variant matched | images |", "|---|---:|"]
+        lines += [f"| {transform} | {count} |" for transform, count in report["removed_per_transform"].items()]
+        lines += [f"| window: {window} | {count} |" for window, count in report["removed_per_window"].items()]
     if source_text:
         lines += ["", "The card of the source dataset follows; its statistics count the images before "
                       "de-duplication.", "", source_text]
@@ -796,7 +906,8 @@ class DedupRun:
 
 
 def deduplicate(training_sides: Sequence, test_sides: Sequence, out: str | Path, *,
-                max_distance: int = DEFAULT_MAX_DISTANCE, num_proc: int = 1, progress: bool = True) -> DedupRun:
+                max_distance: int = DEFAULT_MAX_DISTANCE, rule: str = DEFAULT_RULE, num_proc: int = 1,
+                progress: bool = True) -> DedupRun:
     """:func:`find_duplicates`, then a de-duplicated copy of each training source in ``out/<name>/``
     (:func:`write_deduplicated`) and the whole decision in ``out/dedup_report.json``: the :func:`removals_report`
     fields plus ``training`` (per source, in priority order: name, splits, rows, kept, removed per reason) and
@@ -810,19 +921,20 @@ def deduplicate(training_sides: Sequence, test_sides: Sequence, out: str | Path,
         if side.name == REPORT_NAME:
             raise OptionError(f"a training source may not be named {REPORT_NAME!r}")
         _check_output_location(side.folder, out / side.name)
-    result = find_duplicates(training, test, max_distance, num_proc=num_proc, progress=progress)
+    result = find_duplicates(training, test, max_distance, rule=rule, num_proc=num_proc, progress=progress)
     outputs, reports = {}, {}
     for side in training:
         outputs[side.name] = out / side.name
         reports[side.name] = write_deduplicated(side.folder, result.removals_for(side.name), out / side.name,
-                                                max_distance=result.max_distance, name=side.name, progress=progress)
+                                                max_distance=result.max_distance, rule=result.rule, name=side.name,
+                                                progress=progress)
     summary = {
         "training": [{"name": side.name, "splits": list(side.splits) if side.splits else None,
                       "rows": result.rows[side.name], "kept": result.kept(side.name),
                       "removed_per_reason": result.removed_per_reason(side.name)} for side in training],
         "test": [{"name": side.name, "splits": list(side.splits) if side.splits else None,
                   "rows": result.rows[side.name]} for side in test],
-        **removals_report(result.removals, result.max_distance),
+        **removals_report(result.removals, result.max_distance, rule=result.rule),
     }
     write_json_atomic(out / REPORT_NAME, summary)
     return DedupRun(result, out, outputs, reports)
@@ -844,10 +956,19 @@ def summary(run: DedupRun) -> str:
     training_rows = sum(result.rows[name] for name in result.training)
     test_rows = sum(result.rows[name] for name in result.test)
     reasons = ", ".join(f"{reason} {count}" for reason, count in result.removed_per_reason().items())
+    if result.rule == PAPER:
+        how = f"pHash, Hamming distance <= {result.max_distance}"
+    else:
+        how = (f"rule {result.rule}: pHash within {result.test_max_distance} of a test image's flips, rotations or "
+               f"3-5 % crops, within {result.max_distance} in the corpus")
     lines = [f"De-duplicated {training_rows} training image(s) from {len(result.training)} source(s) against "
-             f"{test_rows} test image(s) from {len(result.test)} set(s) (pHash, Hamming distance <= "
-             f"{result.max_distance}): removed {len(result.removals)} ({reasons}), kept "
-             f"{training_rows - len(result.removals)}."]
+             f"{test_rows} test image(s) from {len(result.test)} set(s) ({how}): removed {len(result.removals)} "
+             f"({reasons}), kept {training_rows - len(result.removals)}."]
+    if result.rule != PAPER:
+        report = removals_report(result.removals, result.max_distance, rule=result.rule)
+        matched = ", ".join(f"{name} {count}" for name, count in
+                            [*report["removed_per_transform"].items(), *report["removed_per_window"].items()] if count)
+        lines.append(f"  near_duplicate_of_test by matched variant: {matched or 'none'}")
     for name in result.training:
         removed = ", ".join(f"{reason} {count}" for reason, count in result.removed_per_reason(name).items())
         lines.append(f"  {name}: {result.rows[name]} -> {result.kept(name)} ({removed}) in {run.outputs[name]}")

@@ -22,6 +22,17 @@ Each chunk's values are sorted once; the hashes sharing a chunk value with a que
 candidate is checked exactly by a popcount of the XOR (``np.bitwise_count``). With the default ``max_distance=1``
 that is ``m = 2`` chunks of 32 bits. :func:`brute_force_pairs` compares every hash with every other in NumPy,
 block by block: the oracle of the tests and the baseline of ``benchmarks/dedup.py``.
+
+**Variants for the leakage check.** :func:`variant_hashes` gives one image's pHash under every geometric variant in
+:data:`VARIANTS`: each of the 19 :data:`CROP_WINDOWS` (the whole image; and windows keeping 97 % and 95 % of the
+width and height, each at the 3 x 3 positions left/centre/right by top/middle/bottom) under each of the 8
+:data:`DIHEDRAL_TRANSFORMS` (flips, rotations by 90-degree steps, transposes): 152 hashes, column 0 (whole image,
+identity) being :func:`perceptual_hash` exactly. Each window is cut from the grayscale image and resized to 32 x 32
+(Lanczos) as imagehash does (for speed, the windows of an image whose short side exceeds 511 pixels are cut from it
+reduced by an integer box factor to a short side of 256 to 511 pixels); the dihedral transforms act on that 32 x 32
+array before the DCT, so a flipped or rotated copy's own pHash differs from its variant only by resampling rounding
+(0 or 2 bits). A training image that is a flip, rotation, 3-5 % crop, re-encoding or resize of a test image lies
+within Hamming distance 4 of one of that image's variants (``benchmarks/dedup_leakage.py`` measures it).
 """
 
 from __future__ import annotations
@@ -41,6 +52,32 @@ DEFAULT_MAX_DISTANCE = 1
 #: Above this the chunks get shorter than 8 bits and the buckets so full that the search nears all pairs.
 MAX_SEARCH_DISTANCE = 7
 HASH_DEFINITION = f"phash/imagehash/hash_size={HASH_SIZE}"
+
+#: The 8 symmetries of the square, named as the copy relates to the original: ``rot90`` is the original turned
+#: 90 degrees counter-clockwise (Pillow's ``ROTATE_90``), ``transpose`` mirrors across the main diagonal,
+#: ``transverse`` across the other one. Each maps a 2-D array (rows, columns) to its transformed array.
+DIHEDRAL_TRANSFORMS = {
+    "identity": lambda a: a,
+    "flip_h": lambda a: a[:, ::-1],
+    "flip_v": lambda a: a[::-1, :],
+    "rot90": lambda a: np.rot90(a, 1),
+    "rot180": lambda a: np.rot90(a, 2),
+    "rot270": lambda a: np.rot90(a, 3),
+    "transpose": lambda a: a.T,
+    "transverse": lambda a: np.rot90(a, 2).T,
+}
+_POSITIONS = {"nw": (0.0, 0.0), "n": (0.5, 0.0), "ne": (1.0, 0.0), "w": (0.0, 0.5), "c": (0.5, 0.5),
+              "e": (1.0, 0.5), "sw": (0.0, 1.0), "s": (0.5, 1.0), "se": (1.0, 1.0)}
+#: Window name -> (share of width and height cut off, x and y of the window's place in the slack: 0 left/top,
+#: 0.5 centred, 1 right/bottom). A crop of 3 to 5 % anywhere lies within about 1 % of one of these windows.
+CROP_WINDOWS = {"full": (0.0, 0.0, 0.0), **{f"crop{round(cut * 100)}-{where}": (cut, x, y)
+                                            for cut in (0.03, 0.05) for where, (x, y) in _POSITIONS.items()}}
+#: (window, transform) of each column of :func:`variant_hashes`: window-major, transform-minor.
+VARIANTS = tuple((window, transform) for window in CROP_WINDOWS for transform in DIHEDRAL_TRANSFORMS)
+VARIANTS_DEFINITION = (f"{HASH_DEFINITION}/variants=dihedral8xwindows{len(CROP_WINDOWS)}(3%,5%;3x3)"
+                       "/reduce_to_min_side256")
+# Crop windows are resized from the image reduced (box filter, integer factor) to a short side of at least this.
+_WINDOW_MIN_SIDE = 256
 
 # Candidate pairs are expanded at most this many at a time, so a crowded bucket never needs more than ~100 MB.
 _CANDIDATE_BATCH = 1 << 22
@@ -79,6 +116,62 @@ def perceptual_hash(image_bytes: bytes, *, where: str = "image") -> int:
         except RecordError as error:
             raise DedupInputError(str(error)) from None
     return int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes(), "big")
+
+
+def variant_hashes(image_bytes: bytes, *, where: str = "image") -> np.ndarray:
+    """The pHash of an encoded image under each of :data:`VARIANTS` (uint64, one per variant; column 0 is
+    :func:`perceptual_hash`)."""
+    from PIL import Image
+
+    gray = _decode_gray(image_bytes, where)
+    exact = gray.resize((HASH_SIZE * 4, HASH_SIZE * 4), Image.LANCZOS)
+    width, height = gray.size
+    reduced, scale = gray, 1.0
+    factor = min(width, height) // _WINDOW_MIN_SIDE
+    if factor >= 2:
+        reduced, scale = gray.reduce(factor), 1.0 / factor
+    stack = []
+    for cut, x, y in CROP_WINDOWS.values():
+        if cut == 0:
+            pixels = exact
+        else:
+            w, h = width * scale, height * scale
+            left, top = x * cut * w, y * cut * h
+            pixels = reduced.resize(exact.size, Image.LANCZOS, box=(left, top, left + (1 - cut) * w,
+                                                                    top + (1 - cut) * h))
+        pixels = np.asarray(pixels, dtype=np.float64)
+        stack += [transform(pixels) for transform in DIHEDRAL_TRANSFORMS.values()]
+    return _dct_hashes(np.stack(stack))
+
+
+def _dct_hashes(pixels: np.ndarray) -> np.ndarray:
+    """imagehash's pHash of each 32 x 32 grayscale array of ``pixels`` (n, 32, 32), as uint64 (bit order of
+    :func:`perceptual_hash`)."""
+    import scipy.fftpack
+
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=1), axis=2)[:, :HASH_SIZE, :HASH_SIZE]
+    low = dct.reshape(len(pixels), -1)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").reshape(-1).astype(np.uint64)
+
+
+def _decode_gray(image_bytes: bytes, where: str):
+    """The image decoded by Pillow and converted to grayscale, as imagehash does; errors as
+    :class:`DedupInputError` naming ``where``."""
+    from PIL import Image
+
+    from rsdata.errors import RecordError
+    from rsdata.images import _pixel_limit_lifted, check_plausible_size
+
+    with _pixel_limit_lifted():
+        try:
+            with Image.open(io.BytesIO(image_bytes)) as image:
+                check_plausible_size(where, *image.size, len(image_bytes))
+                return image.convert("L")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise DedupInputError(f"{where}: the image cannot be decoded ({error})") from None
+        except RecordError as error:
+            raise DedupInputError(str(error)) from None
 
 
 def hash_hex(value: int) -> str:

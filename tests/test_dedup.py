@@ -284,7 +284,8 @@ def files_of(folder: Path, *, with_state: bool = False) -> dict[str, bytes]:
 
 def run_dedup(planted: dict, out: Path, *extra: str) -> int:
     return main(["dedup", f"alpha={planted['alpha']}", f"beta={planted['beta']}",
-                 "--against", f"testset={planted['testset']}", "--out", str(out), "--no-progress", *extra])
+                 "--against", f"testset={planted['testset']}", "--out", str(out), "--no-progress",
+                 *(extra if "--rule" in extra else ("--rule", "paper", *extra))])
 
 
 def test_dedup_command_end_to_end(planted, tmp_path, capsys):
@@ -358,7 +359,7 @@ def test_reruns_give_identical_bytes_whatever_the_processes(planted, tmp_path):
 def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted, tmp_path, monkeypatch):
     sides = [("alpha", planted["alpha"]), ("beta", planted["beta"])]
     tests = [("testset", planted["testset"])]
-    reference = dedup.find_duplicates(sides, tests, progress=False)
+    reference = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     cache = planted["alpha"] / ".rsdata" / "phash"
     assert sorted(p.name.split(".")[0] for p in cache.glob("*.npy")) == [
         shard_path(planted["alpha"], "train").stem, shard_path(planted["alpha"], "validation").stem]
@@ -369,7 +370,7 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
         return perceptual_hash(data, where=where)
 
     monkeypatch.setattr(dedup, "perceptual_hash", counting_hash)
-    again = dedup.find_duplicates(sides, tests, progress=False)
+    again = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     assert calls == [] and again.removals == reference.removals
 
     # A rebuilt shard (here: same bytes, new modification time) is hashed again, and only it.
@@ -378,7 +379,7 @@ def test_hashes_are_cached_per_shard_and_a_rebuilt_shard_is_hashed_again(planted
     import os
 
     os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    third = dedup.find_duplicates(sides, tests, progress=False)
+    third = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
     assert len(calls) == 12 and all(w.startswith(f"beta: {shard_name(planted['beta'])}, row ") for w in calls)
     assert third.removals == reference.removals
     assert len(list((planted["beta"] / ".rsdata" / "phash").glob("train-*.npy"))) == 1  # the stale one is gone
@@ -408,7 +409,8 @@ def test_greedy_rule_matches_a_row_by_row_oracle():
 def test_library_sides_with_splits_and_write_filtered_shards(planted, tmp_path):
     # Only alpha's validation split takes part: its copy of a train image is no longer a duplicate of anything.
     result = dedup.find_duplicates([("alpha", planted["alpha"], ("validation",)), ("beta", planted["beta"])],
-                                   [dedup.DatasetSide("testset", planted["testset"], ("test",))], progress=False)
+                                   [dedup.DatasetSide("testset", planted["testset"], ("test",))], rule="paper",
+                                   progress=False)
     assert result.rows == {"alpha": 3, "beta": 12, "testset": 6}
     assert {(r.source, r.image.source_id, r.reason) for r in result.removals} == {
         ("beta", "syn_00013", "near_duplicate_of_test"), ("beta", "copy_of_00005", "near_duplicate_of_test")}
@@ -426,7 +428,7 @@ def test_library_sides_with_splits_and_write_filtered_shards(planted, tmp_path):
     for split in ("train", "validation"):  # staged without the source build's digest
         assert (tmp_path / "alpha" / f"{split}-00000-of-00001.parquet").read_bytes() == \
             shard_path(planted["alpha"], split).read_bytes()
-    report = dedup.removals_report(result.removals, result.max_distance)
+    report = dedup.removals_report(result.removals, result.max_distance, rule=result.rule)
     assert report["removed"] == 2 and report["removed_per_reason"]["near_duplicate_of_test"] == 2
 
     # A removal decided on other data is refused rather than applied to the wrong row.
@@ -528,3 +530,139 @@ def test_a_rewritten_output_loads_afresh_and_an_emptied_split_is_left_out(plante
     after = datasets.load_dataset(str(out))
     assert {split: len(rows) for split, rows in after.items()} == {"train": 10}
     assert [p.name.split("-")[0] for p in sorted((out / "data").iterdir())] == ["train"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rule robust: flipped, rotated, cropped copies of test images
+
+
+def crop_share(image: Image.Image, share: float, corner: str = "nw") -> Image.Image:
+    """A window keeping ``1 - share`` of each side, at a corner ("nw") or centred ("c")."""
+    width, height = image.size
+    keep_w, keep_h = round(width * (1 - share)), round(height * (1 - share))
+    left, top = ((width - keep_w) // 2, (height - keep_h) // 2) if corner == "c" else (0, 0)
+    return image.crop((left, top, left + keep_w, top + keep_h))
+
+
+COPIES = {  # name -> (how the copy is made from the test image, the variant named in the report)
+    "flip_h": (lambda im: im.transpose(Image.FLIP_LEFT_RIGHT), "flip_h"),
+    "rot90": (lambda im: im.transpose(Image.ROTATE_90), "rot90"),
+    "rot270": (lambda im: im.transpose(Image.ROTATE_270), "rot270"),
+    "transpose": (lambda im: im.transpose(Image.TRANSPOSE), "transpose"),
+    "crop4_rot180": (lambda im: crop_share(im, 0.04).transpose(Image.ROTATE_180), "rot180"),
+}
+
+
+def test_variant_hashes_name_the_transform_of_real_copies():
+    from rsdata.phash import CROP_WINDOWS, DIHEDRAL_TRANSFORMS, VARIANTS, variant_hashes
+
+    assert len(VARIANTS) == 152 == len(CROP_WINDOWS) * len(DIHEDRAL_TRANSFORMS) and VARIANTS[0] == ("full", "identity")
+    files = sorted((realdata("scene_classification") / "AID").glob("*/*.jpg"))
+    for file in files:
+        data = file.read_bytes()
+        hashes = variant_hashes(data)
+        assert hashes.dtype == np.uint64 and hashes.shape == (152,) and int(hashes[0]) == perceptual_hash(data)
+        original = Image.open(io.BytesIO(data))
+        for name, (make, transform) in COPIES.items():
+            copy = perceptual_hash(jpeg(make(original), 95))
+            distances = [distance(copy, int(h)) for h in hashes]
+            # The paper's rule misses the copy; one of the image's variants, the right transform, is within 4.
+            assert distance(copy, perceptual_hash(data)) > 1, (file.name, name)
+            best = int(np.argmin(distances))
+            assert distances[best] <= dedup.ROBUST_MAX_DISTANCE and VARIANTS[best][1] == transform, (file.name, name)
+    # A large image's windows are cut from a reduced copy; its whole-image hash stays exact.
+    big = realdata("loveda_masks") / "img_dir" / "0.png"
+    assert int(variant_hashes(big.read_bytes())[0]) == perceptual_hash(big.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory) -> dict:
+    """Real AID images as class folders: ``testset`` holds five of them (test split), ``trainset`` the other five
+    plus, for each of :data:`COPIES`, a copy of one test image made that way (JPEG 95)."""
+    files = sorted((realdata("scene_classification") / "AID").glob("*/*.jpg"))
+    root = tmp_path_factory.mktemp("leaky")
+    expected = {}
+    for number, file in enumerate(files):
+        split = "test" if number < 5 else "train"
+        (root / split / file.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(file, root / split / file.parent.name / file.name)
+    for file, (name, (make, transform)) in zip(files[:5], COPIES.items()):
+        target = root / "train" / file.parent.name / f"{name}_of_{file.name}"
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(jpeg(make(Image.open(file)), 95))
+        expected[target.name] = (file.name, transform)
+    datasets = {}
+    for name, split in (("trainset", "train"), ("testset", "test")):
+        (root / name).mkdir()
+        shutil.copytree(root / split, root / name / split)
+        datasets[name] = root / "built" / name
+        convert("class_folders", root / name, datasets[name], ConvertOptions(progress=False, source_name=name))
+    return {**datasets, "expected": expected}
+
+
+def test_robust_rule_removes_flipped_rotated_and_cropped_copies_through_the_cli(leaky, tmp_path, capsys):
+    def run(out: Path, *extra: str) -> dict:
+        assert main(["dedup", f"trainset={leaky['trainset']}", "--against", f"testset={leaky['testset']}",
+                     "--out", str(out), "--no-progress", *extra]) == 0
+        return json.loads((out / "dedup_report.json").read_text())
+
+    paper = run(tmp_path / "paper", "--rule", "paper")
+    assert paper["dedup_rule"] == "paper" and paper["removed"] == 0 and paper["test_max_distance"] == 1
+    assert "Rule `paper` (RemoteCLIP's)" in (tmp_path / "paper" / "trainset" / "README.md").read_text()
+    capsys.readouterr()
+
+    robust = run(tmp_path / "robust")  # the default rule
+    printed = capsys.readouterr().out
+    assert robust["dedup_rule"] == "robust" and robust["test_max_distance"] == dedup.ROBUST_MAX_DISTANCE
+    assert robust["rule"] == dedup.RULES["robust"]
+    found = {Path(r["path"]).name: (Path(r["match"]["path"]).name, r["match_transform"])
+             for r in robust["removed_images"]}
+    assert found == leaky["expected"]
+    assert all(r["reason"] == "near_duplicate_of_test" and r["distance"] <= 4 for r in robust["removed_images"])
+    assert robust["removed_per_transform"] == {
+        "identity": 0, "flip_h": 1, "flip_v": 0, "rot90": 1, "rot180": 1, "rot270": 1, "transpose": 1,
+        "transverse": 0}
+    windows = robust["removed_per_window"]  # the four uncropped copies match whole-image variants
+    assert set(windows) == {"full", "crop3", "crop5"} and windows["full"] == 4 and sum(windows.values()) == 5
+    assert "rule robust" in printed and "near_duplicate_of_test by matched variant: flip_h 1" in printed
+    card = (tmp_path / "robust" / "trainset" / "README.md").read_text()
+    assert "Rule `robust`" in card and "| rot90 | 1 |" in card
+    own = json.loads((tmp_path / "robust" / "trainset" / "dedup_report.json").read_text())
+    assert own["dedup_rule"] == "robust" and own["removed"] == 5 and own["rows_after"] == own["rows_before"] - 5
+    # The test set's variant hashes are cached beside its plain ones, under their own key.
+    cache = sorted(p.name for p in (leaky["testset"] / ".rsdata" / "phash").glob("*.npy"))
+    assert len(cache) == 2 and sum(".variants." in name for name in cache) == 1
+
+    # Same bytes from a rerun with a cold cache and two processes.
+    shutil.rmtree(leaky["testset"] / ".rsdata" / "phash")
+    run(tmp_path / "again", "--num-proc", "2")
+    assert files_of(tmp_path / "again", with_state=True) == files_of(tmp_path / "robust", with_state=True)
+
+
+def test_robust_rule_removes_everything_the_paper_rule_removes(planted):
+    sides = [("alpha", planted["alpha"]), ("beta", planted["beta"])]
+    tests = [("testset", planted["testset"])]
+    paper = dedup.find_duplicates(sides, tests, rule="paper", progress=False)
+    robust = dedup.find_duplicates(sides, tests, progress=False)
+    assert robust.rule == "robust" and paper.rule == "paper"
+    assert {(r.source, r.image.row) for r in paper.removals} <= {(r.source, r.image.row) for r in robust.removals}
+    with pytest.raises(OptionError, match="--rule must be one of paper, robust, got 'loose'"):
+        dedup.find_duplicates(sides, tests, rule="loose", progress=False)
+
+
+def test_corpus_recipe_names_its_dedup_rule(tmp_path):
+    from rsdata.corpus_recipe import load_corpus_recipe
+    from rsdata.recipe import RecipeError
+
+    recipes = Path(__file__).resolve().parents[1] / "recipes" / "datasets"
+    assert load_corpus_recipe(recipes / "remoteclip.yaml").dedup_rule == "robust"
+    shutil.copy(recipes / "dota.yaml", tmp_path / "dota.yaml")
+    corpus = tmp_path / "mini.yaml"
+    base = "kind: corpus\nname: mini\ntitle: t\nconfigs: {a: {sources: [{recipe: dota, folder: D}]}}\n"
+    corpus.write_text(base + "dedup: {rule: paper}\n")
+    assert load_corpus_recipe(corpus).dedup_rule == "paper"
+    corpus.write_text(base)
+    assert load_corpus_recipe(corpus).dedup_rule == "robust"
+    corpus.write_text(base + "dedup: {rule: loose}\n")
+    with pytest.raises(RecipeError, match="'dedup.rule' must be one of paper, robust, got 'loose'"):
+        load_corpus_recipe(corpus)
