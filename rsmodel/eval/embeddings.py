@@ -9,7 +9,8 @@ Cache layout (``--cache-dir``, default ``$RSCLIP_CACHE/embeddings`` or ``~/.cach
     <cache>/digests.json                remembered file digests (see rsmodel.eval.sources)
 
 ``key`` is the sha256 of the canonical JSON of its fields: for images the model digest, the split identity
-(Hub commit or shard digest, and split name), the image processor's settings and the precision; for texts the
+(Hub commit or shard digest, and split name), the image preprocessing (:meth:`rsmodel.eval.preprocess.
+ClipEvalTransform.describe`: implementation, sizes, statistics, centre crop or padding) and the precision; for texts the
 model digest, the sha256 of the text list, the tokenisation settings and the precision. Embeddings are raw
 (not normalised); tasks normalise as their protocol says.
 
@@ -34,6 +35,7 @@ import numpy as np
 from rsdata.atomic import save_array_atomic, write_json_atomic
 
 from rsmodel.errors import OptionError
+from rsmodel.eval.preprocess import ClipEvalTransform
 
 CACHE_ENV = "RSCLIP_CACHE"
 
@@ -121,15 +123,16 @@ class EmbeddingCache:
 
 
 class _ImageBatch:
-    """DataLoader collate function: a batch ``{"image": [PIL images]}`` -> pixel values (module level so worker
-    processes can use it)."""
+    """DataLoader collate function: a batch ``{"image": [PIL images]}`` -> pixel values through the pinned
+    evaluation transform (module level so worker processes can use it)."""
 
-    def __init__(self, image_processor):
-        self.image_processor = image_processor
+    def __init__(self, transform: ClipEvalTransform):
+        self.transform = transform
 
     def __call__(self, rows):
-        images = [image.convert("RGB") for image in rows["image"]]
-        return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        import torch
+
+        return torch.from_numpy(np.stack([self.transform(image) for image in rows["image"]]))
 
 
 class ClipEncoder:
@@ -144,6 +147,7 @@ class ClipEncoder:
         self.forward_calls = 0
         self._model = None
         self._processor = None
+        self._transform = None
         if precision == "fp16" and not device.startswith("cuda"):
             raise OptionError("precision fp16 needs a CUDA device; use fp32 or bf16 on CPU")
 
@@ -167,11 +171,12 @@ class ClipEncoder:
         path = self.folder / name
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    def image_preprocessing(self) -> dict[str, Any]:
-        """The image processor's settings, read from the folder's files (no transformers import on a cached run)."""
-        settings = self._json("processor_config.json").get("image_processor") or \
-            self._json("preprocessor_config.json") or self.processor.image_processor.to_dict()
-        return {k: v for k, v in settings.items() if k not in ("processor_class", "_processor_class")}
+    def image_transform(self, fit: str = "center_crop", fill: int = 0) -> ClipEvalTransform:
+        """The pinned evaluation transform with the folder's sizes and statistics (never a transformers image
+        processor: which one transformers picks depends on whether torchvision is installed)."""
+        if self._transform is None:
+            self._transform = ClipEvalTransform.from_model_folder(self.folder)
+        return self._transform.with_fit(fit, fill)
 
     def text_preprocessing(self) -> dict[str, Any]:
         return {"max_length": self.max_text_length(), "padding": "longest", "truncation": True}
@@ -191,7 +196,8 @@ class ClipEncoder:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=dtype)
 
-    def encode_images(self, dataset, start: int, stop: int, advance: Callable[[int], None]) -> np.ndarray:
+    def encode_images(self, dataset, start: int, stop: int, advance: Callable[[int], None], *,
+                      transform: ClipEvalTransform | None = None) -> np.ndarray:
         import torch
         from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
@@ -199,7 +205,7 @@ class ClipEncoder:
         # whole batches of indices per fetch: datasets reads and decodes a batch in one call, not row by row
         batches = BatchSampler(SequentialSampler(range(rows.num_rows)), self.batch_size, drop_last=False)
         loader = DataLoader(rows, sampler=batches, batch_size=None, num_workers=self.num_workers,
-                            collate_fn=_ImageBatch(self.processor.image_processor))
+                            collate_fn=_ImageBatch(transform or self.image_transform()))
         chunks = []
         with torch.inference_mode(), self._autocast():
             for pixels in loader:

@@ -61,13 +61,17 @@ class LinearProbeSettings:
                                     batch_size=self.batch_size, momentum=self.momentum)
 
 
-def hold_out_split(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(fit_rows, validation_rows)``, both sorted, by the per-class rule of the module docstring."""
+def hold_out_split(labels: np.ndarray, fraction: float, rng: np.random.Generator, *,
+                   at_least_one: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(fit_rows, validation_rows)``, both sorted, by the per-class rule of the module docstring; with
+    ``at_least_one`` (few-shot) a class of two or more rows gives at least one row to the hold-out."""
     fit, validation = [], []
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
         shuffled = rows[rng.permutation(len(rows))]
         count = math.floor(fraction * len(rows))
+        if at_least_one and len(rows) >= 2:
+            count = max(1, count)
         validation.extend(shuffled[:count])
         fit.extend(shuffled[count:])
     return np.sort(np.asarray(fit, dtype=np.int64)), np.sort(np.asarray(validation, dtype=np.int64))
@@ -78,14 +82,17 @@ def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def search_and_fit(features: np.ndarray, labels: np.ndarray, num_classes: int, settings: LinearProbeSettings, *,
-                   seed: int, device: str):
-    """Run the trials of the module docstring; returns ``(classifier fitted on all rows, trials, best index)``."""
+                   seed: int, device: str, rng: np.random.Generator | None = None, at_least_one: bool = False):
+    """Run the trials of the module docstring; returns ``(classifier fitted on all rows, trials, best index)``.
+
+    ``seed`` orders the batches of every training; ``rng`` (default ``numpy.random.default_rng(seed)``) draws the
+    hold-out and the trials; ``at_least_one``: see :func:`hold_out_split`."""
     if settings.trials == 1:
         hyper = settings.hyperparameters(settings.lr, settings.weight_decay)
         trials = [{"lr": settings.lr, "weight_decay": settings.weight_decay, "validation_top1": None}]
         return train_logistic_regression(features, labels, num_classes, hyper, seed=seed, device=device), trials, 0
-    rng = np.random.default_rng(seed)
-    fit, validation = hold_out_split(labels, settings.validation_fraction, rng)
+    rng = np.random.default_rng(seed) if rng is None else rng
+    fit, validation = hold_out_split(labels, settings.validation_fraction, rng, at_least_one=at_least_one)
     if len(validation) == 0:
         raise ValueError(f"the hold-out of {settings.validation_fraction} of the train split is empty (classes too "
                          "small); use trials: 1 or a larger validation_fraction")

@@ -44,7 +44,8 @@ class TaskInputs(Protocol):
 
     def label_names(self) -> list[str]: ...
 
-    def image_embeddings(self, role: str) -> np.ndarray: ...
+    def image_embeddings(self, role: str, *, fit: str = "center_crop", fill: int = 0) -> np.ndarray:
+        """Embeddings of the split's images; ``fit``: ``center_crop`` (CLIP's) or ``pad_square`` (fill 0..255)."""
 
     def text_embeddings(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -15,6 +15,7 @@ A result file (``format: rsclip-eval/1``; keys sorted, so equal runs give equal 
      "model": {"source", "revision", "commit", "digest"},
      "dataset": {"name", "title", "kind", "source", "revision", "commit", "splits", "rows", "fingerprints"},
      "settings": {...}, "inference": {...}, "seed": 0,
+     "image_preprocessing": {"test": {"implementation", "size", "crop_size", "mean", "std", "fit", ...}},
      "reference": {"zero_shot/top1": {"RemoteCLIP ViT-B/32": 91.3, ...}},   # the paper's numbers (suite)
      "suite": {"name", "title", "citation", "datasets" (in suite order), "reference_models",
                "averages": [{metric, datasets, reference}]},

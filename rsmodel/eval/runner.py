@@ -89,8 +89,9 @@ class DatasetInputs:
         self.dataset_name = resolved.entry.name
         self.handle, self.encoder, self.cache, self.digests = handle, encoder, cache, digests
         self.inference, self.seed, self.device, self.progress = inference, seed, device, progress
-        self._images: dict[str, np.ndarray] = {}
+        self._images: dict[tuple, np.ndarray] = {}
         self._identity: dict[str, str] = {}
+        self.preprocessing_used: dict[str, dict] = {}  # role -> the image preprocessing of the current task
 
     def _dataset(self, role: str):
         """The split of ``role``; KeyError when the suite names none or the dataset lacks it (tasks use this to
@@ -129,19 +130,26 @@ class DatasetInputs:
         batch = self.inference.batch_size
         return max(1, self.inference.chunk_rows // batch) * batch  # parts hold whole batches
 
-    def image_embeddings(self, role: str) -> np.ndarray:
-        if role not in self._images:
+    def image_embeddings(self, role: str, *, fit: str = "center_crop", fill: int = 0) -> np.ndarray:
+        """The split's image embeddings through the pinned evaluation transform (:mod:`rsmodel.eval.preprocess`),
+        fitted to the square by ``fit`` (``center_crop`` or ``pad_square`` with grey ``fill``)."""
+        transform = self.encoder.image_transform(fit, fill)
+        preprocessing = transform.describe()
+        self.preprocessing_used[role] = preprocessing
+        key = (role, fit, fill if fit == "pad_square" else None)
+        if key not in self._images:
             dataset = self._dataset(role)
             split = self.resolved.entry.splits[role]
             if dataset.num_rows == 0:
                 raise EvalDatasetError(f"{self.dataset_name} ({self.resolved.location}): split {split} is empty")
             fields = {"kind": "images", "model": self.handle.digest, "split": self.split_identity(role),
-                      "preprocessing": self.encoder.image_preprocessing(), "precision": self.inference.precision}
-            self._images[role] = self.cache.get(
+                      "preprocessing": preprocessing, "precision": self.inference.precision}
+            self._images[key] = self.cache.get(
                 "images", fields, dataset.num_rows,
-                lambda start, stop, advance: self.encoder.encode_images(dataset, start, stop, advance),
+                lambda start, stop, advance: self.encoder.encode_images(dataset, start, stop, advance,
+                                                                        transform=transform),
                 chunk_rows=self._chunk_rows(), desc=f"{self.dataset_name}/{split} images", progress=self.progress)
-        return self._images[role]
+        return self._images[key]
 
     def text_embeddings(self, texts: Sequence[str]) -> np.ndarray:
         distinct = list(dict.fromkeys(texts))
@@ -263,6 +271,7 @@ def _run_task(task: Task, suite: EvalSuite, inputs: DatasetInputs, resolved: Res
     settings = suite.settings_for(task.name)
     for role in task.splits:
         resolved.split(role)  # a missing split or column stops here, named
+    inputs.preprocessing_used = {}
     try:
         result = task.run(inputs, settings)
     except (ValueError, KeyError) as error:
@@ -276,6 +285,8 @@ def _run_task(task: Task, suite: EvalSuite, inputs: DatasetInputs, resolved: Res
             "main_metric": result.main_metric or task.main_metric,
             "metrics": result.metrics, "details": result.details, "model": handle.describe(), "dataset": dataset,
             "settings": dataclasses.asdict(settings),
+            # the image preprocessing of each split the task embedded (implementation, sizes, crop or padding)
+            "image_preprocessing": dict(inputs.preprocessing_used),
             # num_workers and chunk_rows change how, not what, is computed: left out so results stay byte-identical
             "inference": {"precision": suite.inference.precision, "batch_size": suite.inference.batch_size},
             "seed": suite.seed, "reference": reference, "suite": suite_section, "rsclip_version": version}

@@ -131,14 +131,27 @@ def test_values_match_a_direct_computation(workspace, first_run):
     got = json.loads((out / "rsicd" / "retrieval.json").read_text())["metrics"]
     for name, value in expected.items():
         assert got[name] == pytest.approx(value), name
-    # counting: top-1 with the word candidates
+    # counting: top-1 with the paper's candidates (only the number word changed) on images padded to square
+    from transformers import CLIPModel
+
+    from tests.eval.test_preprocess import oracle
+
     rows = datasets.load_dataset(str(workspace / "data" / "remotecount"), split="validation")
-    distinct = list(dict.fromkeys(c for row in rows["count_candidates"] for c in row))
-    image, text = direct_embeddings(workspace / "model", rows["image"], distinct)
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    candidates = [[row[count - 1].replace(words[count - 1], word) for word in words]
+                  for row, count in zip(rows["count_candidates"], rows["count"])]
+    distinct = list(dict.fromkeys(c for row in candidates for c in row))
+    _, text = direct_embeddings(workspace / "model", rows["image"][:1], distinct)
+    model = CLIPModel.from_pretrained(workspace / "model").eval()
+    with torch.no_grad():
+        pixels = torch.from_numpy(np.stack([oracle(im, 32, "pad_square") for im in rows["image"]]))
+        image = model.get_image_features(pixel_values=pixels)
+    image = getattr(image, "pooler_output", image).numpy()
     hits = [int(np.argmax([unit(i) @ unit(text[distinct.index(c)]) for c in row])) == count - 1
-            for i, row, count in zip(image, rows["count_candidates"], rows["count"])]
-    got = json.loads((out / "remotecount" / "counting.json").read_text())["metrics"]
-    assert got["counting/top1"] == pytest.approx(100 * np.mean(hits))
+            for i, row, count in zip(image, candidates, rows["count"])]
+    got = json.loads((out / "remotecount" / "counting.json").read_text())
+    assert got["metrics"]["counting/top1"] == pytest.approx(100 * np.mean(hits))
+    assert got["details"]["candidates"] == "number_only" and got["image_preprocessing"]["test"]["fit"] == "pad_square"
 
 
 def test_second_run_encodes_nothing_and_writes_the_same_bytes(workspace, first_run, tmp_path, monkeypatch,
@@ -168,11 +181,11 @@ def test_killed_embedding_job_resumes_where_it_stopped(workspace, first_run, tmp
     original = ClipEncoder.encode_images
     calls = []
 
-    def dies_on_third_part(self, dataset, start, stop, advance):
+    def dies_on_third_part(self, dataset, start, stop, advance, **kwargs):
         calls.append((start, stop))
         if len(calls) == 3:
             raise KeyboardInterrupt  # a kill: nothing after it runs
-        return original(self, dataset, start, stop, advance)
+        return original(self, dataset, start, stop, advance, **kwargs)
 
     monkeypatch.setattr(ClipEncoder, "encode_images", dies_on_third_part)
     with pytest.raises(KeyboardInterrupt):

@@ -28,6 +28,7 @@ class ArrayInputs:
         self.columns, self.images, self.texts = columns, images, texts or {}
         self._label_names = label_names or []
         self.text_requests: list[list[str]] = []
+        self.image_requests: list[tuple] = []
 
     def num_rows(self, role):
         return len(self.images[role])
@@ -38,7 +39,8 @@ class ArrayInputs:
     def label_names(self):
         return list(self._label_names)
 
-    def image_embeddings(self, role):
+    def image_embeddings(self, role, *, fit="center_crop", fill=0):
+        self.image_requests.append((role, fit, fill))
         return self.images[role]
 
     def text_embeddings(self, texts):
@@ -244,6 +246,51 @@ def test_retrieval_hand_computed_case():
     assert metrics["retrieval/i2t_r@2"] == 100 and metrics["retrieval/t2i_r@2"] == pytest.approx(500 / 7)
 
 
+def test_retrieval_counts_exact_ties():
+    """Images A = (1, 0), B = (0, 1), C = (1, 0) again (a duplicate under another name). Captions: A's "x" and
+    B's "x" are the same text (so the same vector (1, 0)); B also has "b" = (0, 1); C has "c" = (0.6, 0.8).
+
+    Text -> image: "x" of A scores A 1, C 1 (tie with another image); "x" of B: own B scores 0, A and C 0... no:
+    B scores 0 with (1, 0) and so does nothing else (A, C score 1), no tie; "b": B 1, A 0, C 0, no tie; "c": C .6
+    ties with A .6. Tied text queries: "x"(A), "c" -> 2.
+    Image -> text: A's best own caption "x"(A) scores 1, equalled by B's "x" -> tied; B's best own "b" scores 1,
+    nothing else does -> not tied; C's own "c" scores .6, no other caption (1, 1, 0) -> not tied. -> 1.
+    Identical texts: the two "x" -> 2."""
+    texts = {"x": np.asarray([1, 0], np.float32), "b": np.asarray([0, 1], np.float32),
+             "c": np.asarray([0.6, 0.8], np.float32)}
+    inputs = retrieval_inputs(["a.png", "b.png", "c.png"], [["x"], ["x", "b"], ["c"]], [(1, 0), (0, 1), (1, 0)],
+                              texts)
+    details = retrieval.run(inputs, retrieval.RetrievalSettings(chunk_rows=2)).details
+    assert details["text_to_image_tied_queries"] == 2
+    assert details["image_to_text_tied_queries"] == 1
+    assert details["captions_with_identical_text"] == 2
+
+
+def test_retrieval_tie_counts_match_a_naive_oracle():
+    # vectors whose unit versions and dot products are exact in float32 (axes, and +-1 in all 4 components:
+    # components 1 or 0.5), so scores are exact multiples of 0.25 whatever the summation order, and ties are real
+    rng = np.random.default_rng(12)
+    pool = [np.eye(4)[i] * s for i in range(4) for s in (1, -2)] + [rng.choice([-1.0, 1.0], 4) for _ in range(6)]
+    vocabulary = [f"caption {i}" for i in range(12)]  # few texts for many captions: many identical captions
+    vectors = {t: np.asarray(pool[rng.integers(len(pool))], np.float32) for t in vocabulary}
+    images = np.asarray([pool[i] for i in rng.integers(0, len(pool), 15)], np.float32)
+    captions = [list(rng.choice(vocabulary, 3)) for _ in range(15)]
+    inputs = retrieval_inputs([f"{i}.png" for i in range(15)], captions, images, vectors)
+    details = retrieval.run(inputs, retrieval.RetrievalSettings(chunk_rows=4)).details
+    score = {t: [float(unit(vectors[t]) @ unit(im)) for im in images] for t in vocabulary}
+    t2i = sum(any(score[t][j] == score[t][i] for j in range(15) if j != i)
+              for i, row in enumerate(captions) for t in row)
+    i2t = 0
+    for i, row in enumerate(captions):
+        best = max(score[t][i] for t in row)
+        others = [score[t][i] for j, other in enumerate(captions) if j != i for t in other]
+        i2t += best in others
+    assert details["text_to_image_tied_queries"] == t2i > 0
+    assert details["image_to_text_tied_queries"] == i2t > 0
+    flat = [t for row in captions for t in row]
+    assert details["captions_with_identical_text"] == sum(flat.count(t) > 1 for t in flat)
+
+
 # -------------------------------------------------------------------------------------------------- counting
 
 NUMBER = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -262,7 +309,7 @@ def test_counting_matches_naive_oracle():
         images[i] += 0.8 * text_vectors[words[i][count - 1]]
     inputs = ArrayInputs({"test": {"count": counts, "count_candidates": words, "count_candidates_digits": digits}},
                          {"test": images}, text_vectors)
-    result = counting.run(inputs, counting.CountingSettings())
+    result = counting.run(inputs, counting.CountingSettings(candidates="grammatical"))
     for prefix, candidates, matrix_name in (("counting/", words, "confusion_matrix"),
                                             ("counting/digits_", digits, "digits_confusion_matrix")):
         hits = np.zeros(11)
@@ -291,7 +338,7 @@ def test_counting_ties_rank_the_smaller_number_first():
     words = [[f"{word} planes" for word in NUMBER]] * 2
     inputs = ArrayInputs({"test": {"count": [2, 3], "count_candidates": words, "count_candidates_digits": words}},
                          {"test": np.asarray([[1.0, 0.2], [1.0, 0.2]], np.float32)}, texts)
-    result = counting.run(inputs, counting.CountingSettings())
+    result = counting.run(inputs, counting.CountingSettings(candidates="grammatical"))
     assert result.metrics["counting/top1"] == 50 and result.metrics["counting/top2"] == 100
     assert result.details["confusion_matrix"][1][1] == result.details["confusion_matrix"][2][1] == 1
 
@@ -308,6 +355,82 @@ def test_counting_refuses_bad_rows():
     inputs.columns["test"]["count_candidates"] = [list(NUMBER), list(NUMBER[:9])]
     with pytest.raises(EvalDatasetError, match=r"test row 1: count_candidates has 9 captions, expected 10"):
         counting.run(inputs, counting.CountingSettings())
+
+
+def counting_rows(counts):
+    """Grammatical candidate columns as rsdata's remotecount/1 writes them ("There is one harbor", "There are
+    two harbors")."""
+    def caption(number, n):
+        return f"There {'is' if n == 1 else 'are'} {number} {'harbor' if n == 1 else 'harbors'} in the picture."
+
+    words = [[caption(NUMBER[n - 1], n) for n in range(1, 11)] for _ in counts]
+    digits = [[caption(str(n), n) for n in range(1, 11)] for _ in counts]
+    return {"count": list(counts), "count_candidates": words, "count_candidates_digits": digits}
+
+
+def test_counting_candidates_change_only_the_number_by_default():
+    """The paper's candidates: the true caption with only its number replaced (verb and noun unchanged), words
+    and digits; the grammatical column is used only when asked for; images are padded to square by default."""
+    rng = np.random.default_rng(11)
+    columns = counting_rows([1, 3])
+    inputs = ArrayInputs({"test": columns}, {"test": rng.normal(size=(2, 4)).astype(np.float32)})
+    inputs.texts = _TextOracle(rng)
+    result = counting.run(inputs, counting.CountingSettings())
+    assert result.details["candidates"] == "number_only"
+    words = result.details["first_row_candidates"]["count_candidates"]
+    assert words[0] == "There is one harbor in the picture." and words[2] == "There is three harbor in the picture."
+    assert result.details["first_row_candidates"]["count_candidates_digits"][9] == "There is 10 harbor in the picture."
+    expected_three = [f"There are {n} harbors in the picture." for n in NUMBER]
+    assert set(expected_three) <= set(inputs.text_requests[0])
+    assert "There is two harbor in the picture." in inputs.text_requests[0]  # from the count-1 row
+    assert "There are two harbors in the picture." in inputs.text_requests[0]  # from the count-3 row
+    assert inputs.image_requests == [("test", "pad_square", 0)]
+    # the number-only candidates scored by hand: row 0 (count 1) and row 1 (count 3)
+    for row, (count, image) in enumerate(zip([1, 3], inputs.images["test"])):
+        true = columns["count_candidates"][row][count - 1]
+        candidates = [true.replace(NUMBER[count - 1], n) for n in NUMBER]
+        scores = [float(unit(image) @ unit(inputs.texts[t])) for t in candidates]
+        predicted = sorted(range(10), key=lambda j: (-scores[j], j))[0]
+        assert result.details["confusion_matrix"][count - 1][predicted] == 1
+    # the grammatical variant, as an option, reads the dataset's columns as they are
+    inputs.text_requests.clear()
+    inputs.image_requests.clear()
+    result = counting.run(inputs, counting.CountingSettings(candidates="grammatical", image_fit="center_crop"))
+    assert result.details["candidates"] == "grammatical"
+    assert result.details["first_row_candidates"]["count_candidates"] == columns["count_candidates"][0]
+    assert "There are two harbors in the picture." in inputs.text_requests[0]
+    assert "There is two harbor in the picture." not in inputs.text_requests[0]
+    assert inputs.image_requests == [("test", "center_crop", 0)]
+
+
+class _TextOracle(dict):
+    """A seeded vector for any text, made on first request."""
+
+    def __init__(self, rng):
+        super().__init__()
+        self.rng = rng
+
+    def __missing__(self, text):
+        self[text] = self.rng.normal(size=4).astype(np.float32)
+        return self[text]
+
+
+def test_counting_number_only_keeps_capitals_and_refuses_captions_without_the_number():
+    assert counting.number_only_candidates("Three planes are parked.", 3)[:2] == ["One planes are parked.",
+                                                                                  "Two planes are parked."]
+    assert counting.number_only_candidates("Three planes.", 3, digits=True)[9] == "10 planes."
+    from rsmodel.errors import EvalDatasetError
+    from rsmodel.eval.suite import SuiteError, typed
+
+    columns = counting_rows([2])
+    columns["count_candidates"][0][1] = "A pair of harbors."
+    inputs = ArrayInputs({"test": columns}, {"test": np.ones((1, 4), np.float32)})
+    with pytest.raises(EvalDatasetError, match="holds the word 'two' 0 times"):
+        counting.run(inputs, counting.CountingSettings())
+    with pytest.raises(SuiteError, match="candidates 'natural'"):
+        typed(counting.CountingSettings, {"candidates": "natural"}, "suite.yaml", "tasks.counting")
+    with pytest.raises(SuiteError, match="image_fit 'stretch'"):
+        typed(counting.CountingSettings, {"image_fit": "stretch"}, "suite.yaml", "tasks.counting")
 
 
 # ---------------------------------------------------------------------------------------- probe classifier
@@ -423,7 +546,7 @@ def test_few_shot_draws_and_statistics():
     train, test = clustered(rng, train_labels, centres, 1.3), clustered(rng, test_labels, centres, 1.3)
     inputs = ArrayInputs({"train": {"label": train_labels}, "test": {"label": test_labels}},
                          {"train": train, "test": test}, label_names=["a", "b", "c"], seed=3)
-    settings = few_shot.FewShotSettings(shots=(1, 4, 8), runs=3, epochs=15)
+    settings = few_shot.FewShotSettings(shots=(1, 4, 8), runs=3, epochs=15, trials=1)
     result = few_shot.run(inputs, settings)
     assert result.details["skipped_shots"] == {"8": "class 'b' has 5 train images, fewer than 8"}
     assert "few_shot/top1_8shot_mean" not in result.metrics and result.main_metric == "few_shot/top1_4shot_mean"
@@ -444,3 +567,62 @@ def test_few_shot_draws_and_statistics():
         assert result.details["runs"][str(shots)] == pytest.approx(scores)
         assert result.metrics[f"few_shot/top1_{shots}shot_mean"] == pytest.approx(np.mean(scores))
         assert result.metrics[f"few_shot/top1_{shots}shot_std"] == pytest.approx(np.std(scores, ddof=1))
+
+
+def test_few_shot_searches_5_trials_on_a_hold_out_of_the_draw():
+    """Best of 5 trials as the linear probe draws them, on a per-class hold-out taken from the k drawn rows only
+    (the same generator continues after the draw); the winner is retrained on all drawn rows; 1 shot: no search."""
+    rng = np.random.default_rng(9)
+    classes, dim = 3, 5
+    centres = rng.normal(size=(classes, dim))
+    train_labels = np.repeat(np.arange(classes), [10, 7, 9])
+    test_labels = rng.integers(0, classes, 18)
+    train, test = clustered(rng, train_labels, centres, 1.2), clustered(rng, test_labels, centres, 1.2)
+    inputs = ArrayInputs({"train": {"label": train_labels}, "test": {"label": test_labels}},
+                         {"train": train, "test": test}, label_names=["a", "b", "c"], seed=5)
+    settings = few_shot.FewShotSettings(shots=(1, 5), runs=2, epochs=10)
+    assert settings.trials == 5
+    result = few_shot.run(inputs, settings)
+    unit_train = train / np.linalg.norm(train, axis=1, keepdims=True)
+    unit_test = test / np.linalg.norm(test, axis=1, keepdims=True)
+    scores = []
+    for run in range(2):
+        draw = np.random.default_rng([5, 5, run])
+        rows = []
+        for c in range(classes):
+            members = np.flatnonzero(train_labels == c)
+            rows += list(members[draw.permutation(len(members))[:5]])
+        rows = np.asarray(rows)
+        fit, held = [], []  # per class, the same generator: floor(0.2 * 5) = 1 row held out
+        for c in range(classes):
+            members = np.flatnonzero(train_labels[rows] == c)
+            shuffled = members[draw.permutation(len(members))]
+            held += list(shuffled[:1])
+            fit += list(shuffled[1:])
+        fit, held = np.sort(fit), np.sort(held)
+        trials = [(0.8, 4e-5)]
+        for _ in range(4):
+            lr = math.exp(draw.uniform(math.log(0.1), math.log(3.2)))
+            trials.append((lr, math.exp(draw.uniform(math.log(4e-6), math.log(4e-4)))))
+        x, y = unit_train[rows], train_labels[rows]
+        held_scores = []
+        for lr, wd in trials:
+            w, b = numpy_probe(x[fit], y[fit], classes, ProbeHyperparameters(lr, wd, 10, 10000), seed=5 + run)
+            held_scores.append(100 * np.mean(np.argmax(x[held] @ w.T + b, axis=1) == y[held]))
+        best = max(range(5), key=lambda i: (held_scores[i], -i))
+        got = result.details["search"]["5"][run]
+        assert [v for t in got["trials"] for v in (t["lr"], t["weight_decay"])] == \
+            pytest.approx([v for trial in trials for v in trial])
+        assert [t["validation_top1"] for t in got["trials"]] == pytest.approx(held_scores)
+        assert got["best_trial"] == best + 1
+        w, b = numpy_probe(x, y, classes, ProbeHyperparameters(*trials[best], 10, 10000), seed=5 + run)
+        scores.append(100 * np.mean(np.argmax(unit_test @ w.T + b, axis=1) == test_labels))
+    assert result.details["runs"]["5"] == pytest.approx(scores)
+    # one shot: the paper's settings, no search, and the details say why
+    assert [t["trials"] for t in result.details["search"]["1"]] == \
+        [[{"lr": 0.8, "weight_decay": 4e-5, "validation_top1": None}]] * 2
+    assert "no row to hold out" in result.details["no_search"]["1"]
+    # the test split is never read before the final probe: changing test labels changes nothing in the search
+    inputs.columns["test"]["label"] = (test_labels + 1) % classes
+    again = few_shot.run(inputs, settings)
+    assert again.details["search"] == result.details["search"]
