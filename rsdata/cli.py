@@ -109,6 +109,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         "each tile's boxes from its mask; default: whole images, as RemoteCLIP, or the recipe's)")
     parser.add_argument("--overlap", type=float, metavar="FRACTION",
                         help="with --tile: share of a tile's side shared with the next tile (default 0)")
+    parser.add_argument("--tile-stride", type=int, metavar="PIXELS",
+                        help="with --tile: pixels from one tile's start to the next, instead of --overlap "
+                        "(mmsegmentation's iSAID patches: --tile 896 --tile-stride 512)")
     parser.add_argument("--tile-keep-share", type=float, metavar="FRACTION",
                         help="with --tile, box formats: an object belongs to a tile when this share of its box "
                         "lies inside (default 0.5)")
@@ -122,7 +125,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from rsdata.build import ConvertOptions, convert
+    from rsdata.build import ConvertOptions, convert, override_convert_options
 
     _check_push_target(args)
     if args.recipe is not None:
@@ -141,8 +144,9 @@ def _run_convert(args: argparse.Namespace) -> int:
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
         recipe_options.update(recipe.convert_options)
-    recipe_options.update({key: value for key, value in (
-        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_keep_share", args.tile_keep_share),
+    recipe_options = override_convert_options(recipe_options, {key: value for key, value in (
+        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_stride", args.tile_stride),
+        ("tile_keep_share", args.tile_keep_share),
         ("max_pixels", args.max_pixels)) if value is not None})
     for pair in args.option:
         key, sep, value = pair.partition("=")
@@ -168,7 +172,8 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     if args.source is not None or args.output is not None:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
     ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
-                                        ("--overlap", args.overlap), ("--tile-keep-share", args.tile_keep_share),
+                                        ("--overlap", args.overlap), ("--tile-stride", args.tile_stride),
+                                        ("--tile-keep-share", args.tile_keep_share),
                                         ("--source-name", args.source_name), ("--license", args.license),
                                         ("-o", args.option), ("--max-pixels", args.max_pixels)) if value]
     if ignored:

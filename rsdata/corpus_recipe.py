@@ -44,8 +44,8 @@ from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Conversion options a corpus source may set (the rest are the corpus's: seed, names, licence, source name).
-SOURCE_OPTIONS = {"limit": int, "max_side": int, "tile": int, "tile_overlap": float, "tile_keep_share": float,
-                  "reencode_format": str, "on_error": str}
+SOURCE_OPTIONS = {"limit": int, "max_side": int, "tile": int, "tile_overlap": float, "tile_stride": int,
+                  "tile_keep_share": float, "reencode_format": str, "on_error": str}
 
 
 @dataclass(frozen=True)
