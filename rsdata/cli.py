@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
                          "(default: the current folder)")
+    convert.add_argument("--plan", action="store_true",
+                         help="with --recipe: a dry run that writes nothing; print per source the images the build "
+                         "would produce (tiles counted from image headers) beside the paper's count")
     _add_build_options(convert)
     _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
@@ -128,6 +131,9 @@ def _run_convert(args: argparse.Namespace) -> int:
     from rsdata.build import ConvertOptions, convert, override_convert_options
 
     _check_push_target(args)
+    if args.plan and (args.recipe is None or args.push_to_hub):
+        raise OptionError("--plan is a dry run of a corpus recipe: rsdata convert --recipe FILE OUT --sources DIR "
+                          "--plan (it writes and pushes nothing)")
     if args.recipe is not None:
         status = _run_convert_corpus(args)
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
@@ -180,6 +186,11 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
         raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
                           "(max_pixels: in the dataset recipe's convert_options)")
     recipe = load_corpus_recipe(args.recipe)
+    if args.plan:
+        from rsdata.corpus import plan_corpus, plan_text
+
+        print(plan_text(plan_corpus(recipe, args.sources, allow_outside_links=args.allow_outside_links)))
+        return 0
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
                           progress=args.progress, overwrite=args.overwrite,
                           allow_outside_links=args.allow_outside_links)
