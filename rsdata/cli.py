@@ -130,10 +130,10 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 def _run_convert(args: argparse.Namespace) -> int:
     from rsdata.build import ConvertOptions, convert, override_convert_options
 
-    _check_push_target(args)
     if args.plan and (args.recipe is None or args.push_to_hub):
         raise OptionError("--plan is a dry run of a corpus recipe: rsdata convert --recipe FILE OUT --sources DIR "
                           "--plan (it writes and pushes nothing)")
+    _check_push_target(args)
     if args.recipe is not None:
         status = _run_convert_corpus(args)
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
