@@ -194,9 +194,10 @@ def plan_text(plan: CorpusPlan, *, width: int = 118) -> str:
             difference = "" if row.difference is None else f"{row.difference:+,}"
         lines.append((s.config, s.name, ", ".join(s.splits), s.tiling or "-", images, paper, difference))
     rows = plan.rows()
-    planned = sum(r.images or 0 for r in rows)
     paper_total = sum(r.paper_images for r in rows)
-    lines.append(("all", "", "", "", f"{plan.images:,}", f"{paper_total:,}", f"{planned - paper_total:+,}"))
+    # The difference over the rows whose sources were all planned: a missing folder is not a shortfall.
+    difference = sum(r.difference for r in rows if r.difference is not None)
+    lines.append(("all", "", "", "", f"{plan.images:,}", f"{paper_total:,}", f"{difference:+,}"))
     widths = [max(len(line[i]) for line in lines + [header]) for i in range(len(header))]
     right = {4, 5, 6}
 
