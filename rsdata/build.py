@@ -86,6 +86,8 @@ class ConvertOptions:
     # parsed whole and cut, with its boxes (geometry.objects_in_window).
     tile: int | None = None  # shapes output; cut images into square tiles of this many pixels
     tile_overlap: float = 0.0  # shapes output; share of a tile's side that overlaps the next tile, in [0, 1)
+    tile_stride: int | None = None  # shapes output; pixels from one tile's start to the next (instead of
+    # tile_overlap: mmsegmentation's converters give patch size and overlap in pixels, e.g. 896 and 384 -> 512)
     tile_keep_share: float = 0.5  # shapes output; box formats: an object is in a tile when this share of its
     # box lies inside it
     names: Mapping[str, Any] | None = None  # shapes output; label -> caption name (a recipe's name map)
@@ -118,8 +120,28 @@ class ConvertOptions:
             raise OptionError(f"--tile must be a positive number of pixels, got {self.tile}")
         if not 0.0 <= self.tile_overlap < 1.0:
             raise OptionError(f"--overlap must be a fraction in [0, 1), got {self.tile_overlap}")
+        if self.tile_stride is not None:
+            if self.tile_stride < 1:
+                raise OptionError(f"--tile-stride must be a positive number of pixels, got {self.tile_stride}")
+            if self.tile_overlap:
+                raise OptionError(f"--tile-stride {self.tile_stride} and --overlap {self.tile_overlap} both set the "
+                                  "step between tiles; give one")
+            if self.tile is None:
+                raise OptionError(f"--tile-stride {self.tile_stride} needs --tile SIZE")
         if not 0.0 <= self.tile_keep_share <= 1.0:
             raise OptionError(f"--tile-keep-share must be a fraction in [0, 1], got {self.tile_keep_share}")
+
+
+def override_convert_options(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` conversion options (a recipe's) with ``override``'s (the command line's, a corpus source's) over
+    them: an override's ``tile_overlap`` replaces the base's ``tile_stride`` and the other way round, as both set
+    the step between tiles."""
+    merged = dict(base)
+    for key, other in (("tile_overlap", "tile_stride"), ("tile_stride", "tile_overlap")):
+        if override.get(key) is not None:
+            merged.pop(other, None)
+    merged.update(override)
+    return merged
 
 
 @dataclass(frozen=True)
@@ -212,7 +234,8 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         if options.limit is not None:
             split_items = split_items[:options.limit]
         if options.tile is not None:
-            tiles = source_format.tile_items(split_items, options.tile, options.tile_overlap)
+            tiles = source_format.tile_items(split_items, options.tile, options.tile_overlap,
+                                             stride=options.tile_stride)
             split_items = split_items if tiles is None else tiles
         pieces = plan_shards(split_items, options.max_shard_bytes)
         shards.extend(ShardPlan(split, i, len(pieces), tuple(piece)) for i, piece in enumerate(pieces))
@@ -471,7 +494,8 @@ class _ShardJob:
         source_format = record.reencoded_from or source_format
         objects = fit_objects_to_image(record.objects, decoded.width, decoded.height, where)
         base_x, base_y = provenance.tile_offset
-        for window in tile_windows(decoded.width, decoded.height, options.tile, options.tile_overlap):
+        for window in tile_windows(decoded.width, decoded.height, options.tile, options.tile_overlap,
+                                   stride=options.tile_stride):
             inside = objects_in_window(objects, window, options.tile_keep_share)
             offset = (base_x + window[0], base_y + window[1])
             if not inside:  # not worth encoding: it would be left out as no_objects
@@ -685,5 +709,6 @@ def _settings(source_format: SourceFormat, options: ConvertOptions) -> dict:
         "max_shard_bytes": options.max_shard_bytes,
         "tile": options.tile,
         "tile_overlap": options.tile_overlap,
+        "tile_stride": options.tile_stride,
         "tile_keep_share": options.tile_keep_share,
     }

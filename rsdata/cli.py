@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
                          "(default: the current folder)")
+    convert.add_argument("--plan", action="store_true",
+                         help="with --recipe: a dry run that writes nothing; print per source the images the build "
+                         "would produce (tiles counted from image headers) beside the paper's count")
     _add_build_options(convert)
     _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
@@ -109,6 +112,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         "each tile's boxes from its mask; default: whole images, as RemoteCLIP, or the recipe's)")
     parser.add_argument("--overlap", type=float, metavar="FRACTION",
                         help="with --tile: share of a tile's side shared with the next tile (default 0)")
+    parser.add_argument("--tile-stride", type=int, metavar="PIXELS",
+                        help="with --tile: pixels from one tile's start to the next, instead of --overlap "
+                        "(mmsegmentation's iSAID patches: --tile 896 --tile-stride 512)")
     parser.add_argument("--tile-keep-share", type=float, metavar="FRACTION",
                         help="with --tile, box formats: an object belongs to a tile when this share of its box "
                         "lies inside (default 0.5)")
@@ -122,8 +128,11 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from rsdata.build import ConvertOptions, convert
+    from rsdata.build import ConvertOptions, convert, override_convert_options
 
+    if args.plan and (args.recipe is None or args.push_to_hub):
+        raise OptionError("--plan is a dry run of a corpus recipe: rsdata convert --recipe FILE OUT --sources DIR "
+                          "--plan (it writes and pushes nothing)")
     _check_push_target(args)
     if args.recipe is not None:
         status = _run_convert_corpus(args)
@@ -141,8 +150,9 @@ def _run_convert(args: argparse.Namespace) -> int:
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
         recipe_options.update(recipe.convert_options)
-    recipe_options.update({key: value for key, value in (
-        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_keep_share", args.tile_keep_share),
+    recipe_options = override_convert_options(recipe_options, {key: value for key, value in (
+        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_stride", args.tile_stride),
+        ("tile_keep_share", args.tile_keep_share),
         ("max_pixels", args.max_pixels)) if value is not None})
     for pair in args.option:
         key, sep, value = pair.partition("=")
@@ -168,13 +178,19 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     if args.source is not None or args.output is not None:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
     ignored = [flag for flag, value in (("--split", args.splits), ("--limit", args.limit), ("--tile", args.tile),
-                                        ("--overlap", args.overlap), ("--tile-keep-share", args.tile_keep_share),
+                                        ("--overlap", args.overlap), ("--tile-stride", args.tile_stride),
+                                        ("--tile-keep-share", args.tile_keep_share),
                                         ("--source-name", args.source_name), ("--license", args.license),
                                         ("-o", args.option), ("--max-pixels", args.max_pixels)) if value]
     if ignored:
         raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
                           "(max_pixels: in the dataset recipe's convert_options)")
     recipe = load_corpus_recipe(args.recipe)
+    if args.plan:
+        from rsdata.corpus import plan_corpus, plan_text
+
+        print(plan_text(plan_corpus(recipe, args.sources, allow_outside_links=args.allow_outside_links)))
+        return 0
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
                           progress=args.progress, overwrite=args.overwrite,
                           allow_outside_links=args.allow_outside_links)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rsdata import __version__
+from rsdata.corpus_plan import CorpusPlan, SourcePlan, plan_card_lines, plan_corpus, plan_text  # noqa: F401
 from rsdata.corpus_recipe import CorpusRecipe, CorpusSource
 from rsdata.dataset_files import CARD_NAME, DATA_DIR, mark_unfinished, publish_shards, remove_stale_shards
 from rsdata.errors import OutputFolderError, SourceLayoutError
@@ -80,6 +81,7 @@ class CorpusResult:
     removed: list = field(default_factory=list)
     digest: str = ""  # the content digest in the shard names (rsdata.dataset_files)
     seconds: float = 0.0
+    plan: CorpusPlan | None = None  # the dry run of the same sources (rsdata.corpus_plan), for the card
 
 
 def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | Path, *, num_proc: int = 1,
@@ -87,7 +89,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
                  allow_outside_links: bool = False) -> CorpusResult:
     """Build ``recipe`` from the source folders under ``sources_root`` into ``output`` (``allow_outside_links``:
     as :class:`~rsdata.build.ConvertOptions`, for every source)."""
-    from rsdata.build import ConvertOptions, convert
+    from rsdata.build import ConvertOptions, convert, override_convert_options
 
     started = time.perf_counter()
     sources_root, output = Path(sources_root), Path(output)
@@ -101,17 +103,19 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
         raise SourceLayoutError(f"{recipe.path or recipe.name}: required source folder(s) missing under "
                                 f"{sources_root}: {lines} (mark a source `optional: true` to build without it)")
     _prepare_output(output, recipe, overwrite)  # only now: a refused build leaves an earlier one untouched
+    plan = plan_corpus(recipe, sources_root, allow_outside_links=allow_outside_links)
 
     def run(source: CorpusSource, outcome: SourceOutcome, stage: Path) -> None:
         # The staging folder belongs to the corpus build: a source whose files changed is converted again
         # (overwrite), while an unchanged one resumes where a killed run stopped (same plan fingerprint).
         options = ConvertOptions(**{
-            "on_error": on_error, **source.recipe.convert_options, **source.options, "splits": source.splits,
+            "on_error": on_error, **override_convert_options(source.recipe.convert_options, source.options),
+            "splits": source.splits,
             "seed": recipe.seed, "names": dict(source.recipe.names), "closed_names": source.recipe.lists_classes,
             "source_name": source.name, "license": source.recipe.license, "num_proc": num_proc,
             "progress": progress, "overwrite": True, "allow_outside_links": allow_outside_links})
         result = convert(source.recipe.format, sources_root / source.folder, stage, options,
-                         dict(source.recipe.format_options))
+                         source.all_format_options)
         outcome.images = result.report.images
         outcome.skipped = len(result.report.skipped)
 
@@ -147,7 +151,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
                                         progress=progress, name=outcome.name)[1]
     digest, published = publish_shards(output, staged, state / "published.json")
 
-    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest)
+    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest, plan=plan)
     write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance,
                                                                    rule=recipe.dedup_rule))
     write_json_atomic(output / CORPUS_REPORT, _corpus_report(result))
@@ -276,6 +280,7 @@ def corpus_card(result: CorpusResult) -> str:
                          f"{removal.match_source}: {removal.match_image_path} | {removal.distance} |")
         if len(result.removed) > 50:
             lines.append(f"| ... {len(result.removed) - 50:,} more in `{DEDUP_REPORT}` | | | | | |")
+    lines += _paper_counts_section(result)
     lines += ["", "## Licences", "", "Each row keeps its source's licence in the `license` column. Sources and "
               "their terms:", ""]
     for o in result.sources:
@@ -283,6 +288,11 @@ def corpus_card(result: CorpusResult) -> str:
             lines.append(f"- {o.name}: {o.license}")
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
     return str(card)
+
+
+def _paper_counts_section(result: CorpusResult) -> list[str]:
+    """The card's "Table I, source by source" section (:func:`rsdata.corpus_plan.plan_card_lines`)."""
+    return ["", *plan_card_lines(result.plan)] if result.plan is not None else []
 
 
 def _number(value: int | None) -> str:

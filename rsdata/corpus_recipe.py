@@ -22,6 +22,12 @@ converted too, only to find near-duplicates of their images on the training side
             folder: RSICD               # the source folder, relative to the sources root (--sources)
             splits: [train]             # optional: default = the recipe's "pretraining" splits
             paper_images: 8483          # optional: the paper's image count, shown beside the built count
+            paper_note: ...             # optional: how the sources' settings match that count, or why they
+                                        # cannot (shown by the plan, `--plan`, and on the card)
+            paper_row: carpk            # optional: the source whose paper count this one's images count towards
+                                        # (PUCPR+ in CARPK's row of Table I)
+            format_options: {}          # optional: format options over the dataset recipe's (the paper's
+                                        # preprocessing: e.g. which classes are not described, `ignore`)
             optional: false             # optional: a missing folder is reported and skipped instead of fatal
             options: {}                 # optional: conversion options (limit, max_side, tile, tile_overlap,
                                         # tile_keep_share, reencode_format, on_error: raise|skip, default:
@@ -43,12 +49,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rsdata.dedup import DEFAULT_RULE, RULES
+from rsdata.errors import RsdataError
 from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Conversion options a corpus source may set (the rest are the corpus's: seed, names, licence, source name).
-SOURCE_OPTIONS = {"limit": int, "max_side": int, "tile": int, "tile_overlap": float, "tile_keep_share": float,
-                  "reencode_format": str, "on_error": str}
+SOURCE_OPTIONS = {"limit": int, "max_side": int, "tile": int, "tile_overlap": float, "tile_stride": int,
+                  "tile_keep_share": float, "reencode_format": str, "on_error": str}
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,24 @@ class CorpusSource:
     paper_images: int | None = None
     optional: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    paper_note: str = ""
+    paper_row: str | None = None  # another source's name: this one's images count towards its paper count
+    format_options: Mapping[str, str] = field(default_factory=dict)  # over the recipe's
 
     @property
     def name(self) -> str:
         return self.recipe.name
+
+    @property
+    def all_format_options(self) -> dict[str, str]:
+        """The recipe's format options with the corpus source's over them."""
+        return {**self.recipe.format_options, **self.format_options}
+
+    def source_format(self):
+        """The source's format, built with :attr:`all_format_options`."""
+        from rsdata.formats import get_format
+
+        return get_format(self.recipe.format).from_option_strings(self.all_format_options)
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,20 @@ def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
                                                             f"{where}.description"), sources))
     test_sets = tuple(check.source(item, f"test_sets[{i}]", "evaluation")
                       for i, item in enumerate(check.sequence(data.get("test_sets", []), "test_sets")))
+    rows = {name: source for name, source in ((s.name, s) for c in configs for s in c.sources)}
+    for where, source in ((f"configs.{c.name}", s) for c in configs for s in c.sources):
+        if source.paper_row is not None and (source.paper_row not in rows or source.paper_row == source.name):
+            raise RecipeError(f"{path}: {where}: source {source.name!r} has paper_row {source.paper_row!r}, which "
+                              f"names no other training source ({', '.join(rows)})")
+        if source.paper_row is not None and source.paper_images is not None:
+            raise RecipeError(f"{path}: {where}: source {source.name!r} gives both paper_images and paper_row; its "
+                              f"images count towards {source.paper_row!r}'s paper count")
+        # Training on an image a test set holds would be leakage that de-duplication cannot undo.
+        tested = {split for t in test_sets if t.name == source.name and t.folder == source.folder
+                  for split in t.splits}
+        if tested & set(source.splits):
+            raise RecipeError(f"{path}: {where}: source {source.name!r} trains on split(s) "
+                              f"{', '.join(sorted(tested & set(source.splits)))}, which test_sets evaluate on")
     return CorpusRecipe(
         name=name, title=check.text(data["title"], "title"),
         description=check.text(data.get("description", ""), "description"),
@@ -192,7 +227,8 @@ class _Checker:
 
     def source(self, value, where: str, default_use: str) -> CorpusSource:
         value = self.mapping(value, where, required=("recipe", "folder"),
-                             allowed=("recipe", "folder", "splits", "paper_images", "optional", "options"))
+                             allowed=("recipe", "folder", "splits", "paper_images", "paper_note", "paper_row",
+                                      "optional", "options", "format_options"))
         recipe = self.dataset_recipe(self.text(value["recipe"], f"{where}.recipe"), where)
         folder = self.text(value["folder"], f"{where}.folder")
         if "splits" in value:
@@ -218,7 +254,19 @@ class _Checker:
                 self.fail(f"field '{where}.options.{key}' must be {kind.__name__}, got {options[key]!r}")
         if options.get("on_error") not in (None, "raise", "skip"):
             self.fail(f"field '{where}.options.on_error' must be raise or skip, got {options['on_error']!r}")
-        return CorpusSource(recipe, folder, splits, paper, optional, dict(options))
+        note = self.text(value.get("paper_note", ""), f"{where}.paper_note").strip()
+        row = value.get("paper_row")
+        if row is not None:
+            row = self.text(row, f"{where}.paper_row")
+        format_options = self.mapping(value.get("format_options", {}), f"{where}.format_options")
+        if any(not isinstance(v, str) for v in format_options.values()):
+            self.fail(f"{where}.format_options values must be text, got {format_options!r}")
+        source = CorpusSource(recipe, folder, splits, paper, optional, dict(options), note, row, dict(format_options))
+        try:
+            source.source_format()
+        except RsdataError as error:
+            self.fail(f"{where}.format_options: {error}")
+        return source
 
     def dataset_recipe(self, name: str, where: str) -> DatasetRecipe:
         if name not in self._recipes:

@@ -43,16 +43,35 @@ def fit_objects_to_image(objects: Sequence[ObjectAnnotation], width: int, height
     return tuple(fitted)
 
 
-def tile_windows(width: int, height: int, size: int, overlap: float) -> list[tuple[int, int, int, int]]:
+def tile_windows(width: int, height: int, size: int, overlap: float = 0.0, *,
+                 stride: int | None = None) -> list[tuple[int, int, int, int]]:
     """Square tiles ``(x, y, w, h)`` covering a ``width`` x ``height`` image, row by row.
 
-    Tiles are ``size`` pixels with a stride of ``size * (1 - overlap)`` (rounded, at least 1); the last tile of a
-    row or column is moved back to end at the image's edge rather than hanging over it, so every tile lies
-    inside the image. A side shorter than ``size`` gives one tile of that side's length.
+    Tiles are ``size`` pixels, starting every ``stride`` pixels, or (without ``stride``) every
+    ``size * (1 - overlap)`` pixels (:func:`tile_stride`); the last tile of a row or column is moved back to end at the image's edge rather than hanging over
+    it, so every tile lies inside the image and no two tiles are the same. A side shorter than ``size`` gives one
+    tile of that side's length. This is the rule of mmsegmentation's converters, counted by distinct patches:
+    ``isaid.py`` (896-px patches, 384 px of overlap: stride 512) and ``potsdam.py``/``vaihingen.py`` (512-px
+    crops placed at multiples of 512, whatever their ``--stride_size``), which pad an image smaller than a patch
+    to one patch where this gives one tile of the image's size.
     """
-    stride = max(1, round(size * (1.0 - overlap)))
+    stride = tile_stride(size, overlap, stride)
+    if size < 1 or stride < 1:
+        raise ValueError(f"tile size and stride must be positive, got {size} and {stride}")
     xs, ys = _starts(width, size, stride), _starts(height, size, stride)
     return [(x, y, min(size, width), min(size, height)) for y in ys for x in xs]
+
+
+def tile_stride(size: int, overlap: float = 0.0, stride: int | None = None) -> int:
+    """The step between tile starts: ``stride`` pixels when given, else ``size * (1 - overlap)`` (rounded, at
+    least 1)."""
+    return stride if stride is not None else max(1, round(size * (1.0 - overlap)))
+
+
+def tile_count(width: int, height: int, size: int, overlap: float = 0.0, *, stride: int | None = None) -> int:
+    """``len(tile_windows(...))`` without listing the windows."""
+    stride = tile_stride(size, overlap, stride)
+    return len(_starts(width, size, stride)) * len(_starts(height, size, stride))
 
 
 def _starts(length: int, size: int, stride: int) -> list[int]:

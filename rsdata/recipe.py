@@ -8,7 +8,7 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     format_options: {}                  # that format's options, as ``-o KEY=VALUE`` would give them
     convert_options:                    # optional: conversion options the dataset is built with (the command
       tile: 512                         #   line's --tile, --overlap, --tile-keep-share, --max-pixels win)
-      tile_overlap: 0.0
+      tile_overlap: 0.0                 #   (or tile_stride: PIXELS, the step between tiles, e.g. iSAID's 896/512)
       max_pixels: 810000000             #   a larger pixel limit for sources of very large scenes (the default is
                                         #   rsdata.images.DEFAULT_MAX_PIXELS)
     layout: |                           # the folder layout as the publisher ships it
@@ -43,7 +43,8 @@ from rsdata.errors import RsdataError
 
 SPLIT_USES = ("pretraining", "evaluation", "unused")
 #: Conversion options (:class:`rsdata.build.ConvertOptions` fields) a dataset recipe may set, and their types.
-RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_keep_share": float, "max_pixels": int}
+RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_stride": int, "tile_keep_share": float,
+                          "max_pixels": int}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 

@@ -36,7 +36,7 @@ Layouts written (``<root>`` is the folder passed; see each recipe's ``layout`` f
     hrsc2016        <root>/FullDataSet/{AllImages/*.bmp,Annotations/*.xml,sysdata.xml},
                     <root>/ImageSets/{train,val,trainval,test}.txt
     auair           <root>/auair2019annotations/annotations.json + auair2019data/images/frame_*.jpg
-    carpk           <root>/data/{Images/*.png,Annotations/*.txt,ImageSets/{train,test}.txt}
+    carpk, pucpr    <root>/data/{Images/*.png,Annotations/*.txt,ImageSets/{train,test}.txt}
     stanford_drone  <root>/annotations/<scene>/<video>/annotations.txt + videos/<scene>/<video>/video.mov
                     (H.264 or MPEG-4, 30 fps; needs PyAV)
     visdrone        <root>/VisDrone2019-DET-{train,val,test-dev}/{images,annotations}/,
@@ -90,9 +90,10 @@ GENERATOR_ATTEMPTS = 20
 
 
 def write_standin(recipe_name: str, root: Path, *, num_images: int = 3, seed: int = 0,
-                  recipes_dir: Path = RECIPES_DIR) -> list[Path]:
+                  recipes_dir: Path = RECIPES_DIR, format_options: dict | None = None) -> list[Path]:
     """Write the stand-in source of ``recipes_dir/<recipe_name>.yaml`` into ``root`` (absent or empty):
-    ``num_images`` images per split, in the layout the recipe's format and options read. Returns the picture
+    ``num_images`` images per split, in the layout the recipe's format and options read (``format_options`` over
+    the recipe's, as a corpus source gives them: folder names, ignored classes). Returns the picture
     files written (videos for Stanford Drone), sorted; masks and annotation files are not among them.
 
     The tree is built in a temporary folder beside ``root`` and renamed into place when complete."""
@@ -107,6 +108,10 @@ def write_standin(recipe_name: str, root: Path, *, num_images: int = 3, seed: in
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileExistsError(f"stand-in folder {root} exists and is not an empty folder")
     recipe = load_dataset_recipe(Path(recipes_dir) / f"{recipe_name}.yaml")
+    if format_options:
+        import dataclasses
+
+        recipe = dataclasses.replace(recipe, format_options={**recipe.format_options, **format_options})
     root.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".standin", dir=root.parent))
     try:
@@ -147,7 +152,8 @@ def write_corpus_standins(corpus_recipe_path: Path, sources_root: Path, *, num_i
     written: dict[str, Path] = {}
     for folder, sources in uses.items():
         root = Path(sources_root) / folder
-        write_standin(sources[0].recipe.name, root, num_images=num_images, recipes_dir=recipes_dir)
+        write_standin(sources[0].recipe.name, root, num_images=num_images, recipes_dir=recipes_dir,
+                      format_options=dict(sources[0].format_options))
         for source in sources[1:]:
             _check_serves(source, root, sources[0].recipe.name)
         written[folder] = root
@@ -648,6 +654,7 @@ _WRITERS: dict[str, Callable[[_Job], list[Path]]] = {
     "hrsc2016": _hrsc2016,
     "auair": _single_split("auair", lambda root: sorted((root / "auair2019data" / "images").iterdir())),
     "carpk": _carpk,
+    "pucpr": _carpk,  # PUCPR+ ships in CARPK's devkit layout
     "stanford_drone": _stanford_drone,
     "visdrone": _visdrone,
     "isaid": _isaid,
@@ -670,7 +677,7 @@ def _check_serves(source, root: Path, written_for: str) -> None:
 
     problem = f"the stand-in {root}, written for recipe {written_for!r}, cannot serve recipe {source.recipe.name!r}"
     try:
-        items = source.recipe.source_format().list_items(root, list(source.splits))
+        items = source.source_format().list_items(root, list(source.splits))
     except RsdataError as error:
         raise ValueError(f"{problem}: {error}") from error
     found = Counter(item.split for item in items)

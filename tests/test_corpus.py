@@ -28,16 +28,33 @@ def test_remoteclip_recipe_names_ret3_det10_seg4_with_the_papers_counts():
     configs = {c.name: [s.name for s in c.sources] for c in recipe.configs}
     assert configs == {
         "ret3": ["rsicd", "rsitmd", "ucm_captions"],
-        "det10": ["dota", "dior", "hrrsd", "rsod", "levir", "hrsc2016", "auair", "carpk", "stanford_drone",
+        "det10": ["dota", "dior", "hrrsd", "rsod", "levir", "hrsc2016", "auair", "carpk", "pucpr", "stanford_drone",
                   "visdrone"],
         "seg4": ["isaid", "loveda", "potsdam", "vaihingen"],
     }
-    assert {s.name: s.paper_images for _, s in recipe.training_sources()} == PAPER_TABLE_I
+    counted = {s.name: s.paper_images for _, s in recipe.training_sources() if s.paper_row is None}
+    assert counted == PAPER_TABLE_I
+    assert {s.name: s.paper_row for _, s in recipe.training_sources() if s.paper_row} == {"pucpr": "carpk"}
     assert recipe.max_distance == 1
     tests = {s.name: s.splits for s in recipe.test_sets}
     assert tests["rsicd"] == ("test",) and tests["rsitmd"] == ("test",) and tests["ucm_captions"] == ("test",)
-    for _, source in recipe.training_sources():  # training never reads an evaluation split
-        assert all(source.recipe.splits[split] == "pretraining" for split in source.splits), source.name
+    tested = {(s.folder, split) for s in recipe.test_sets for split in s.splits}
+    for _, source in recipe.training_sources():
+        # Table I counts whole datasets for some sources (DIOR, HRRSD, HRSC2016, LoveDA's Val, CARPK's test): a
+        # source reads a split its dataset recipe keeps for evaluation only where its note says why, and never one
+        # a test set of the corpus evaluates on.
+        assert source.paper_note, source.name
+        assert not {(source.folder, split) for split in source.splits} & tested, source.name
+    whole = {s.name: s.splits for _, s in recipe.training_sources()}
+    assert whole["dior"] == whole["hrrsd"] == whole["hrsc2016"] == ("train", "val", "test")
+    assert whole["loveda"] == ("Train", "Val") and whole["carpk"] == whole["pucpr"] == ("train", "test")
+    assert {s.name: s.recipe.convert_options.get("tile_stride") for _, s in recipe.training_sources()
+            if s.recipe.convert_options.get("tile")} == {"isaid": 512, "potsdam": None, "vaihingen": None}
+    for name in ("potsdam", "vaihingen"):  # Table I's 4 classes [I]
+        source = next(s for _, s in recipe.training_sources() if s.name == name)
+        ignored = set(source.all_format_options["ignore"].split(","))
+        described = set(source.recipe.names) - ignored
+        assert described == {"building", "low_vegetation", "tree", "car"}, name
 
 
 def _write_corpus(tmp_path: Path, body: str) -> Path:
@@ -62,6 +79,11 @@ def _write_corpus(tmp_path: Path, body: str) -> Path:
      "configs.a.sources[0].options.tile' must be int"),
     ("configs: {a: {sources: [{recipe: dota, folder: D, paper_images: -1}]}}\n", "paper_images"),
     ("configs: {}\n", "names no config"),
+    ("configs: {a: {sources: [{recipe: dota, folder: D, paper_row: dior}]}}\n", "names no other training source"),
+    ("configs: {a: {sources: [{recipe: dota, folder: D, format_options: {colour: red}}]}}\n",
+     "configs.a.sources[0].format_options: format 'dota' has no option 'colour'"),
+    ("configs: {a: {sources: [{recipe: dota, folder: D, splits: [val]}]}}\ntest_sets: [{recipe: dota, folder: D}]\n",
+     "trains on split(s) val, which test_sets evaluate on"),
     ("configs: {a: {sources: [{recipe: dota, folder: D}]}}\ndedup: {max_distance: 1.5}\n", "dedup.max_distance"),
 ])
 def test_bad_corpus_recipes_name_the_file_and_field(tmp_path, body, message):

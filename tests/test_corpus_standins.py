@@ -47,6 +47,16 @@ def _corpus_folders() -> dict[str, str]:
     return folders
 
 
+def _corpus_format_options() -> dict[str, dict]:
+    """Folder -> the format options over its recipe's that the first source naming it gives (write_corpus_standins
+    writes the folders those options name)."""
+    corpus = load_corpus_recipe(CORPUS)
+    options: dict[str, dict] = {}
+    for source in [s for _, s in corpus.training_sources()] + list(corpus.test_sets):
+        options.setdefault(source.folder, dict(source.format_options))
+    return options
+
+
 USES = _corpus_uses()
 
 
@@ -113,7 +123,9 @@ def corpus_pictures(tmp_path_factory) -> tuple[Path, dict[str, list[Path]]]:
     Tests copy what they modify."""
     pytest.importorskip("av", reason="the corpus includes Stanford Drone videos; PyAV decodes them")
     root = tmp_path_factory.mktemp("standins")
-    return root, {folder: write_standin(recipe, root / folder) for folder, recipe in _corpus_folders().items()}
+    options = _corpus_format_options()
+    return root, {folder: write_standin(recipe, root / folder, format_options=options[folder])
+                  for folder, recipe in _corpus_folders().items()}
 
 
 def _picture_hashes(path: Path) -> list[tuple[str, int]]:

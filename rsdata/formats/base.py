@@ -199,9 +199,11 @@ class SourceFormat:
     def parse(self, item: SourceItem) -> ImageRecord:
         raise NotImplementedError
 
-    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float) -> list[SourceItem] | None:
-        """The items of a tiled build (``--tile size --overlap overlap``), for a format that reads windows itself:
-        one item per tile of :func:`rsdata.geometry.tile_windows`, with its ``window``, which :meth:`parse` then
+    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float = 0.0, *,
+                   stride: int | None = None) -> list[SourceItem] | None:
+        """The items of a tiled build (``--tile size --overlap overlap`` or ``--tile-stride stride``), for a format
+        that reads windows itself: one item per tile of :func:`rsdata.geometry.tile_windows` (from the image's
+        header, nothing decoded), with its ``window``, which :meth:`parse` then
         honours (the record holds that window's objects, pixels and georeferencing, in window coordinates).
 
         Default None: the format parses whole images, and the build cuts each image and its boxes into tiles.

@@ -337,7 +337,8 @@ class MaskFormat(SourceFormat):
                                     mtime_ns=mtime))
         return items
 
-    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float) -> list[SourceItem]:
+    def tile_items(self, items: Sequence[SourceItem], size: int, overlap: float = 0.0, *,
+                   stride: int | None = None) -> list[SourceItem]:
         """One item per window, from the image's header (an item lacking its image or mask, or whose image cannot
         be read, stays whole: parsing reports it, once)."""
         from rsdata.geometry import tile_windows
@@ -352,7 +353,7 @@ class MaskFormat(SourceFormat):
                 except RecordError:
                     pass
                 else:
-                    windows = tile_windows(info.width, info.height, size, overlap)
+                    windows = tile_windows(info.width, info.height, size, overlap, stride=stride)
             share = max(1, item.size_bytes // len(windows))
             tiles.extend(dataclasses.replace(item, size_bytes=share, window=window) for window in windows)
         return tiles
