@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
     _add_dedup(commands)
     _add_push(commands)
+    _add_show(commands)
     return parser
 
 
@@ -344,6 +345,35 @@ def _push_after_convert(args: argparse.Namespace, output: Path) -> int:
     result = push_dataset(output, args.push_to_hub, private=args.private, revision=args.revision,
                           progress=args.progress)
     print(push_summary(result))
+    return 0
+
+
+def _add_show(commands) -> None:
+    from rsdata.show import DEFAULT_NUM
+
+    show = commands.add_parser(
+        "show", help="write an HTML gallery and a PNG contact sheet of sampled rows",
+        description="Sample rows of the dataset in OUT (an `rsdata convert` output, or an `rsdata demo` folder) "
+        "and write HTML_DIR/index.html (each image with its boxes and category names drawn, its captions with "
+        "their template ids, its provenance; filters by split and category in the page), the images beside it "
+        "and HTML_DIR/contact_sheet.png. Works offline. The same options draw the same rows.")
+    show.add_argument("output", metavar="OUT", type=Path, help="the dataset folder")
+    show.add_argument("--split", metavar="NAME", help="sample from this split only (default: every split)")
+    show.add_argument("--category", metavar="NAME", help="sample only rows with an object of this category")
+    show.add_argument("--num", type=int, metavar="N", default=DEFAULT_NUM,
+                      help="rows to show (default %(default)s)")
+    show.add_argument("--seed", type=int, metavar="N", default=0, help="seed of the sample (default 0)")
+    show.add_argument("-o", "--html-dir", type=Path, metavar="HTML_DIR",
+                      help="the gallery folder (default: OUT-show, beside OUT)")
+    show.set_defaults(run=_run_show)
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    from rsdata.show import show_dataset
+
+    result = show_dataset(args.output, args.html_dir, split=args.split, category=args.category, num=args.num,
+                          seed=args.seed)
+    print(result.line())
     return 0
 
 

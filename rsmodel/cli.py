@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_train(commands)
     _add_eval(commands)
     _add_publish(commands)
+    _add_compare(commands)
     args = parser.parse_args(argv)
     from rsmodel.errors import OptionError, RsmodelError
 
@@ -281,6 +282,34 @@ def _run_publish(args: argparse.Namespace) -> int:
 
     print(push_summary(outcome.push))
     print(card)
+    return 0
+
+
+def _add_compare(commands) -> None:
+    compare = commands.add_parser(
+        "compare", help="tabulate several models' evaluation results side by side, as the paper's tables",
+        description="Print the paper's tables for the models whose rsmodel eval results are in RESULT_DIR...: "
+                    "retrieval (Table II), zero-shot (Table III), linear probe and k-NN (Table IV); with --paper, "
+                    "the paper's numbers (from the suite) as extra rows. With --out, write compare.md, "
+                    "compare.json and the matching bar charts there.")
+    compare.add_argument("results", metavar="RESULT_DIR", nargs="+",
+                         help="an rsmodel eval output folder, or a model folder with eval/ (NAME=DIR names it)")
+    compare.add_argument("--paper", action="store_true", help="add the paper's numbers as extra rows")
+    compare.add_argument("--suite", default="recipes/eval/remoteclip.yaml", metavar="FILE",
+                         help="with --paper: the suite holding the paper's numbers (default: %(default)s)")
+    compare.add_argument("--out", metavar="DIR", help="write compare.md, compare.json and the plots here")
+    compare.set_defaults(run=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from rsmodel.compare import compare, write_comparison
+    from rsmodel.eval.suite import load_suite
+
+    comparison = compare(args.results, load_suite(args.suite) if args.paper else None)
+    print(comparison.markdown(), end="")
+    if args.out:
+        written = write_comparison(comparison, args.out)
+        print(f"wrote {', '.join(str(path) for path in written)}")
     return 0
 
 

@@ -61,7 +61,8 @@ def run(inputs: TaskInputs, settings: KnnSettings) -> TaskResult:
     return TaskResult(
         metrics={"knn/top1": accuracy(predictions, test_y),
                  "knn/mean_per_class_recall": float(np.mean(list(recall.values())))},
-        details={"train_rows": len(train_y), "test_rows": len(test_y), "k": min(settings.k, len(train_y))})
+        details={"train_rows": len(train_y), "test_rows": len(test_y), "k": min(settings.k, len(train_y)),
+                 "per_class_recall": {inputs.label_names()[c]: r for c, r in recall.items()}})
 
 
 TASK = register(Task(

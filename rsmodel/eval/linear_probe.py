@@ -123,7 +123,8 @@ def run(inputs: TaskInputs, settings: LinearProbeSettings) -> TaskResult:
     return TaskResult(
         metrics={"linear_probe/top1": accuracy(predictions, test_y),
                  "linear_probe/mean_per_class_recall": float(np.mean(list(recall.values())))},
-        details={"train_rows": len(train_y), "test_rows": len(test_y), "trials": trials, "best_trial": best + 1})
+        details={"train_rows": len(train_y), "test_rows": len(test_y), "trials": trials, "best_trial": best + 1,
+                 "per_class_recall": {inputs.label_names()[c]: r for c, r in recall.items()}})
 
 
 TASK = register(Task(

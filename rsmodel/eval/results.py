@@ -4,7 +4,8 @@ Layout of an output folder (``rsmodel eval --output``; by default ``MODEL/eval``
 ``rsmodel publish`` finds the results beside the weights, and ``eval-results/<user>--<name>`` for a Hub id)::
 
     OUT/<dataset>/<task>.json     one result (format below)
-    OUT/summary.md                the summary table (markdown), also printed
+    OUT/<dataset>/<task>-<plot>.png   its plots (rsmodel.eval.plots)
+    OUT/summary.md                the summary table (markdown), also printed, then links to the plots in OUT
     OUT/summary.json              {"rows": [{"dataset": ..., "<metric>": value, ...}], "averages": {...}}
 
 A result file (``format: rsclip-eval/1``; keys sorted, so equal runs give equal bytes)::
@@ -113,7 +114,10 @@ def write_summary(output: Path, dataset_order: Sequence[str] = (),
     """Write ``summary.md`` and ``summary.json`` over every result in ``output``; return the markdown table.
 
     ``skipped`` (this run's skips, ``DATASET`` or ``DATASET/TASK`` -> reason) is listed under the table and kept
-    in ``summary.json`` as ``"skipped"``; without skips both files are as before."""
+    in ``summary.json`` as ``"skipped"``; without skips both files are as before. The plot files of the results
+    that exist in ``output`` are linked under the table (and listed in ``summary.json`` as ``"plots"``)."""
+    from rsmodel.eval.plots import plot_links
+
     results = read_results(output)
     table = summary_markdown(results, dataset_order)
     columns, rows = summary_rows(results, dataset_order)
@@ -121,6 +125,10 @@ def write_summary(output: Path, dataset_order: Sequence[str] = (),
     if skipped:
         table += "\nSkipped:\n\n" + "".join(f"- {key}: {reason}\n" for key, reason in skipped.items())
         summary["skipped"] = dict(skipped)
+    links = plot_links(results, output)
+    if links:
+        table += "\nPlots:\n\n" + "".join(f"- [{label}]({path})\n" for label, path in links)
+        summary["plots"] = [path for _, path in links]
     write_text(Path(output) / "summary.md", table)
     write_json(Path(output) / "summary.json", summary)
     return table

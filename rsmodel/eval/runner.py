@@ -11,8 +11,10 @@ Steps of :func:`evaluate`:
    write ``OUT/<dataset>/<task>.json`` (see :mod:`rsmodel.eval.results`). A split the task needs that the
    dataset lacks stops the run, or with ``skip_unavailable`` skips that task, counted as ``DATASET/TASK`` with
    the reason.
-4. Write ``OUT/summary.md`` and ``OUT/summary.json`` over all results in OUT (with this run's skips noted), and
-   return an :class:`EvalSummary` (its ``line()`` is the closing summary line).
+   Then draw its plots beside it, ``OUT/<dataset>/<task>-<plot>.png`` (:mod:`rsmodel.eval.plots`; none when
+   matplotlib is not installed, which the closing line says).
+4. Write ``OUT/summary.md`` (linking the plots) and ``OUT/summary.json`` over all results in OUT (with this
+   run's skips noted), and return an :class:`EvalSummary` (its ``line()`` is the closing summary line).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from rsmodel.errors import EvalDatasetError, OptionError
 from rsmodel.eval.embeddings import CacheStats, ClipEncoder, EmbeddingCache, default_cache_dir, texts_digest
+from rsmodel.eval.plots import INSTALL_HINT, matplotlib_available, write_plots
 from rsmodel.eval.registry import Task, list_tasks
 from rsmodel.eval.results import RESULT_FORMAT, result_path, write_json, write_summary
 from rsmodel.eval.sources import (
@@ -63,6 +66,8 @@ class EvalSummary:
     forward_calls: int
     table: str
     seconds: float
+    plots: list[Path] = field(default_factory=list)
+    plots_missing: str | None = None  # why no plot was drawn (matplotlib missing)
 
     def line(self) -> str:
         datasets = len({path.parent.name for path in self.written})
@@ -75,6 +80,10 @@ class EvalSummary:
             if chosen:
                 text += f"; skipped {len(chosen)} {noun} (" + "; ".join(
                     f"{key}: {self.skipped[key]}" for key in chosen) + ")"
+        if self.plots:
+            text += f"; {len(self.plots)} plot(s)"
+        elif self.plots_missing:
+            text += f"; no plots ({self.plots_missing})"
         return text + f"; results in {self.output}"
 
 
@@ -222,7 +231,8 @@ def evaluate(model: str, suite: EvalSuite, options: EvalOptions | None = None) -
                      "datasets": list(suite.datasets),
                      "reference_models": list(suite.reference_models),
                      "averages": [dataclasses.asdict(a) for a in suite.averages]}
-    written, skipped = [], {}
+    written, skipped, plots = [], {}, []
+    draw_plots = matplotlib_available()
     try:
         for name in dataset_names:
             entry = suite.datasets[name]
@@ -247,13 +257,16 @@ def evaluate(model: str, suite: EvalSuite, options: EvalOptions | None = None) -
                 path = result_path(output, name, task.name)
                 write_json(path, record)
                 written.append(path)
+                if draw_plots:
+                    plots += write_plots(record, output)
                 if options.on_result is not None:
                     options.on_result(path, record)
     finally:
         digests.save()
     table = write_summary(output, list(suite.datasets), skipped) if written or output.is_dir() else ""
     return EvalSummary(output, written, skipped, cache.stats, encoder.forward_calls, table,
-                       time.perf_counter() - began)
+                       time.perf_counter() - began, plots,
+                       None if draw_plots or not written else f"matplotlib is not installed: {INSTALL_HINT}")
 
 
 def _missing_split(task: Task, resolved: ResolvedDataset) -> str | None:

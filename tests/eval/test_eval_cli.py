@@ -90,7 +90,26 @@ def test_every_task_runs_end_to_end(first_run, capsys):
     summary = (out / "summary.md").read_text()
     assert summary.splitlines()[0] == ("| dataset | zero_shot/top1 | linear_probe/top1 | knn/top1 | "
                                        "few_shot/top1_2shot_mean | retrieval/mean_recall | counting/top1 |")
-    assert [line.split(" | ")[0] for line in summary.splitlines()[2:]] == ["| AID", "| RSICD", "| RemoteCount"]
+    table = summary.split("\n\n")[0].splitlines()
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| AID", "| RSICD", "| RemoteCount"]
+
+
+def test_plots_are_drawn_beside_the_results_and_linked(first_run):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    out, _ = first_run
+    plots = sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png"))
+    assert plots == ["aid/few_shot-curve.png", "aid/knn-per-class.png", "aid/linear_probe-per-class.png",
+                     "aid/zero_shot-per-class.png", "remotecount/counting-confusion.png",
+                     "remotecount/counting-topk.png", "rsicd/retrieval-recall.png"]
+    for name in plots:
+        image = Image.open(out / name).convert("RGB")
+        assert image.width >= 500 and len(image.getcolors(1 << 20)) > 20, name  # drawn, not blank
+    summary = (out / "summary.md").read_text()
+    assert "- [RemoteCount: counting-confusion](remotecount/counting-confusion.png)" in summary
+    assert all(f"]({name})" in summary for name in plots)
+    assert json.loads((out / "summary.json").read_text())["plots"] == plots
 
 
 def direct_embeddings(model_dir: Path, images, texts):
@@ -165,6 +184,8 @@ def test_second_run_encodes_nothing_and_writes_the_same_bytes(workspace, first_r
     printed = capsys.readouterr().out
     assert "embeddings: 0 images and 0 texts encoded, 8 read from the cache" in printed
     assert {name: (tmp_path / "again" / name).read_bytes() for name in TASK_FILES} == before
+    plots = sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png"))
+    assert {n: (tmp_path / "again" / n).read_bytes() for n in plots} == {n: (out / n).read_bytes() for n in plots}
     # another cache: everything is computed again, and the results are the same bytes
     assert main(eval_args(workspace, tmp_path / "fresh", tmp_path / "cache")) == 0
     assert counter.calls > 0
