@@ -28,6 +28,19 @@ def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> None:
         raise
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """``data`` as they are."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_name(path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, data, *, sort_keys: bool = True, indent: int | None = 2) -> None:
     """``data`` as JSON (sorted keys unless ``sort_keys=False`` keeps a deliberate order), UTF-8, final newline."""
     write_text_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=False) + "\n")

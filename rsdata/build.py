@@ -44,14 +44,15 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
-from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, is_placeholder_card, mark_empty,
-                                  mark_unfinished, publish_shards, remove_stale_shards)
+from rsdata.card import DatasetMeta
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, is_placeholder_card,
+                                  mark_empty, mark_unfinished, publish_shards, remove_stale_shards)
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows
 from rsdata.images import DEFAULT_MAX_PIXELS, check_image_options, decode_image, encode_window, prepare_image
 from rsdata.records import HUMAN_RULE, Description, ImageRecord, NothingToDescribe
-from rsdata.atomic import write_json_atomic, write_text_atomic
+from rsdata.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from rsdata.report import BuildReport, ShardStats, SkippedRecord
 
 ON_ERROR_CHOICES = ("raise", "skip")
@@ -94,6 +95,9 @@ class ConvertOptions:
     closed_names: bool = False  # shapes output; names lists every class: another label is unknown_class
     source_name: str | None = None  # shapes output; default: the format's name
     license: str | None = None  # shapes output; default: the format's default licence
+    # The source dataset's title, homepage, citation and licence note (a recipe's; DatasetMeta.from_recipe): they
+    # shape the card only, so they stay out of the plan fingerprint and a rerun with new ones rewrites the card.
+    dataset_meta: DatasetMeta | None = None
     allow_outside_links: bool = False  # shapes output (which rows exist); read files that links lead out of SOURCE
     on_error: str = "raise"  # "skip" leaves bad records out and counts them
     num_proc: int = 1
@@ -248,7 +252,7 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         "source_name": source_name,
         "license": license,
         "options": {k: v for k, v in asdict(options).items()
-                    if k not in ("on_error", "num_proc", "overwrite", "progress")},
+                    if k not in ("on_error", "num_proc", "overwrite", "progress", "dataset_meta")},
     }
     if extra_features:  # class names found by listing the source shape the output too
         from datasets import Features
@@ -292,7 +296,9 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
         done[stats.filename] = stats
         write_json_atomic(output / STATE_DIR / "shards" / state_names[stats.filename], stats.to_json())
 
-    from rsdata.card import write_dataset_card
+    from rsdata.card import CONTACT_SHEET, first_rows, write_dataset_card
+    from rsdata.contact_sheet import contact_sheet, png_bytes
+    from rsdata.schema import output_features
 
     staged = [StagedShard(DATA_DIR, s.split, done[s.staged_name].rows, output / s.staged_name) for s in plan.shards]
     digest, published = publish_shards(output, staged, output / PUBLISHED_RECORD)
@@ -322,8 +328,18 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
         raise EmptyBuildError(f"no row was written: all {len(report.skipped)} source record(s) were left out "
                               f"({reasons}); {output / REPORT_NAME} lists each with its file, line and reason, and "
                               f"{output} holds no loadable dataset")
-    # The card goes last: it is what points readers at the new shards. The old ones go only after it.
-    write_text_atomic(output / CARD_NAME, write_dataset_card(report, plan.license))
+    # The contact sheet, then the card last: the card is what points readers at the new shards. The old ones go
+    # only after it.
+    preview = first_rows(output, report)
+    write_bytes_atomic(output / CONTACT_SHEET, png_bytes(contact_sheet(preview)))
+    split_bytes: dict[str, int] = {}
+    for stats in shard_stats:
+        split_bytes[stats.split] = split_bytes.get(stats.split, 0) + stats.arrow_bytes
+    card = write_dataset_card(report, plan.license, options.dataset_meta,
+                              features=output_features(plan.extra_features), split_bytes=split_bytes,
+                              download_size=sum((output / p.filename).stat().st_size for p in published),
+                              examples=preview, contact_sheet=CONTACT_SHEET)
+    write_text_atomic(output / CARD_NAME, card)
     remove_stale_shards(output, [DATA_DIR], keep=[p.filename for p in published])
     return ConvertResult(report, output, len(pending), len(plan.shards) - len(pending),
                          time.perf_counter() - started)
@@ -434,6 +450,7 @@ class _ShardJob:
                 if len(batch):
                     writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
             if stats.rows:
+                stats.arrow_bytes = arrow_nbytes(temporary)
                 os.replace(temporary, final)
             else:  # no file at all: a 0-row shard would make datasets refuse the whole dataset
                 temporary.unlink()

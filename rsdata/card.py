@@ -7,13 +7,50 @@ datasets, size category and tags. The body says what the captions are (by captio
 the format's tables about the source (e.g. classes and their prompt names), the split lists when the format made
 the splits, and the settings, so the card alone says how the data were made. It contains nothing that varies
 between identical runs.
+
+Built from a dataset recipe (:class:`DatasetMeta`), the card also carries the recipe's title, homepage, BibTeX
+citation and licence note; for licence ``other`` the header names it (``license_name``, ``license_link``: the
+homepage). ``dataset_info`` states the features (those of :func:`rsdata.schema.output_features`) and, per split,
+``num_examples`` and ``num_bytes``: the split's size as Arrow data once loaded, what ``datasets`` records itself
+(``Dataset.push_to_hub`` writes the same), while ``download_size`` is the Parquet files' total size. The body
+shows the captions of the first images of the first split and a contact sheet of them with their boxes
+(:data:`CONTACT_SHEET`, beside the card).
 """
 
 from __future__ import annotations
 
-from rsdata.dataset_files import DATA_DIR, split_pattern
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from rsdata.dataset_files import DATA_DIR, SHARD_NAME, split_pattern
 from rsdata.records import HUMAN_RULE, NO_CAPTION_RULE
 from rsdata.report import BuildReport
+
+#: The contact sheet of the first images, relative to the dataset root (outside ``data/``: no loader reads it).
+CONTACT_SHEET = "images/contact_sheet.png"
+#: How many of the first split's first images the contact sheet shows, and how many have their captions shown.
+CONTACT_SHEET_IMAGES = 12
+EXAMPLE_ROWS = 3
+#: The language of the captions (the Hub's ``language`` field: ISO 639-1).
+LANGUAGE = ["en"]
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    """What the card says about the source dataset, from its recipe: shapes the card, never the shards."""
+
+    title: str = ""
+    homepage: str = ""
+    citation: str = ""  # BibTeX
+    license_note: str = ""  # what the licence means, above all "other"
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "DatasetMeta":
+        """The card facts of a :class:`rsdata.recipe.DatasetRecipe`."""
+        return cls(title=recipe.title, homepage=recipe.homepage, citation=recipe.citation.strip(),
+                   license_note=" ".join(recipe.license_note.split()))
+
 
 TASK_CATEGORIES = ["zero-shot-image-classification", "image-to-text", "text-to-image", "object-detection"]
 #: Task categories of datasets whose rows are not box-captioned, by caption rule.
@@ -46,13 +83,24 @@ _TEMPLATE = """---
 # {{ pretty_name }}
 
 {{ "Captioned remote-sensing" if report.captions else "Remote-sensing" }} images made by [rsdata](https://pypi.org/project/rsclip/) {{ report.settings.rsdata_version }}
-from the `{{ report.format }}` annotations of **{{ report.source_dataset }}**. {{ rule_sentence }}
+from the `{{ report.format }}` annotations of {{ source_line }}. {{ rule_sentence }}
 
 ```python
 from datasets import load_dataset
 dataset = load_dataset("path/to/this/folder")  # or the Hub repository it was pushed to
 ```
 
+{% if examples -%}
+## Examples
+
+{% if contact_sheet -%}
+![The first {{ sheet_images }} images of split {{ example_split }}, with their object boxes]({{ contact_sheet }})
+
+{% endif -%}
+The first {{ examples | length }} images of split `{{ example_split }}`:
+
+{{ examples_table }}
+{% endif -%}
 ## Statistics
 
 | split | images | shards |
@@ -118,20 +166,43 @@ None.
 {% for key, value in report.settings.items() -%}
 | {{ key }} | `{{ value }}` |
 {% endfor %}
-Licence: `{{ license }}`; the images keep the licence of their source dataset.
+## Licence
+
+Licence: `{{ license }}`{% if meta.license_note %}: {{ meta.license_note }}{% else %}.{% endif %}
+The images keep the licence of their source dataset{% if meta.homepage %} (terms: {{ meta.homepage }}){% endif %}.
+{% if meta.citation %}
+## Citation
+
+If you use this dataset, cite its source:
+
+```bibtex
+{{ meta.citation }}
+```
+{% endif -%}
 """
 
 
-def write_dataset_card(report: BuildReport, license: str) -> str:
-    """Return the card text for ``report``."""
+def write_dataset_card(report: BuildReport, license: str, meta: DatasetMeta | None = None, *,
+                       features=None, split_bytes: Mapping[str, int] | None = None,
+                       download_size: int | None = None, examples: Sequence[Mapping[str, Any]] = (),
+                       contact_sheet: str | None = None) -> str:
+    """Return the card text for ``report``.
+
+    ``meta``: the source dataset's recipe facts; ``features``: the output ``datasets.Features`` and
+    ``split_bytes``: each split's Arrow size (with ``download_size``, the Parquet files' total) for
+    ``dataset_info`` (left out without ``features``); ``examples``: the first rows of the first split, whose
+    captions are shown; ``contact_sheet``: the path of their contact sheet relative to the card.
+    """
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    meta = meta or DatasetMeta()
     card_data = DatasetCardData(
+        language=list(LANGUAGE),
         license=license,
         task_categories=TASK_CATEGORIES_BY_RULE.get(report.caption_rule, TASK_CATEGORIES),
         source_datasets=[report.source_dataset],
         size_categories=[size_category(report.images)],
-        pretty_name=f"{report.source_dataset} (rsdata, {report.caption_rule})",
+        pretty_name=f"{meta.title or report.source_dataset} (rsdata, {report.caption_rule})",
         tags=["remote-sensing", "image-text", "clip", "rsdata"],
         configs=[{
             "config_name": "default",
@@ -139,15 +210,82 @@ def write_dataset_card(report: BuildReport, license: str) -> str:
                            for split in report.splits],
         }],
     )
+    if license == "other":
+        # The Hub's fields for a licence outside its list: an id, and where the terms are.
+        card_data.license_name = f"{report.source_dataset}-license"
+        card_data.license_link = meta.homepage or "README.md"
+    if features is not None:
+        _add_dataset_info(card_data, report, features, split_bytes or {}, download_size)
     sentence = RULE_SENTENCES.get(report.caption_rule, "Each image has the captions of rule `{rule}`.")
     fact_tables = [(title, markdown_table(rows)) for title, rows in report.source_facts.items() if rows]
     count_tables = [(column, _count_table(column, entries, list(report.splits)))
                     for column, entries in report.value_counts.items()]
-    card = DatasetCard.from_template(card_data, template_str=_TEMPLATE, report=report, license=license,
-                                     pretty_name=card_data.pretty_name,
+    name = f"{meta.title} (`{report.source_dataset}`)" if meta.title else f"**{report.source_dataset}**"
+    if meta.title and meta.homepage:
+        name = f"[{meta.title}]({meta.homepage}) (`{report.source_dataset}`)"
+    shown = list(examples)[:EXAMPLE_ROWS]
+    card = DatasetCard.from_template(card_data, template_str=_TEMPLATE, report=report, license=license, meta=meta,
+                                     pretty_name=card_data.pretty_name, source_line=name,
                                      rule_sentence=sentence.format(rule=report.caption_rule),
-                                     fact_tables=fact_tables, count_tables=count_tables)
+                                     fact_tables=fact_tables, count_tables=count_tables,
+                                     examples=shown, examples_table=_examples_table(shown) if shown else "",
+                                     example_split=next(iter(report.splits), ""),
+                                     sheet_images=len(examples), contact_sheet=contact_sheet)
     return str(card)
+
+
+def first_rows(output: Path, report: BuildReport, count: int = CONTACT_SHEET_IMAGES) -> list[dict]:
+    """The first ``count`` rows of the first split of the build in ``output`` (shard order, then row order),
+    with the columns the card and the contact sheet show."""
+    import pyarrow.parquet as pq
+
+    split = next(iter(report.splits), None)
+    rows: list[dict] = []
+    for filename in report.shards:
+        if len(rows) >= count:
+            break
+        match = SHARD_NAME.match(filename.rsplit("/", 1)[-1])
+        if match is None or match.group("split") != split:
+            continue
+        parquet = pq.ParquetFile(Path(output) / filename)
+        columns = [c for c in _PREVIEW_COLUMNS if c in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=count - len(rows), columns=columns):
+            rows.extend(batch.to_pylist()[:count - len(rows)])
+            if len(rows) >= count:
+                break
+    return rows
+
+
+_PREVIEW_COLUMNS = ("image", "objects", "captions", "source_id", "class_name", "label", "count_category")
+
+
+def _add_dataset_info(card_data, report: BuildReport, features, split_bytes: Mapping[str, int],
+                      download_size: int | None) -> None:
+    """``dataset_info`` as ``datasets`` writes and reads it (``DatasetInfosDict.to_dataset_card_data``)."""
+    from datasets import DatasetInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+
+    splits = SplitDict()
+    for name, split in report.splits.items():
+        splits.add(SplitInfo(name=name, num_bytes=int(split_bytes.get(name, 0)), num_examples=split["images"]))
+    info = DatasetInfo(features=features, splits=splits, download_size=download_size,
+                       dataset_size=sum(int(split_bytes.get(name, 0)) for name in report.splits))
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
+
+
+def _examples_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line per example row: the image's source id and its captions (or its class, for classification)."""
+    def cell(text: Any) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = ["| image | captions |", "|---|---|"]
+    for row in rows:
+        captions = list(row.get("captions") or [])
+        shown = "<br>".join(cell(c) for c in captions) if captions else \
+            f"class: {cell(row.get('class_name') or row.get('label', ''))}"
+        lines.append(f"| `{cell(row.get('source_id', ''))}` | {shown} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown_table(rows: list[dict]) -> str:

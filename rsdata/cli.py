@@ -130,6 +130,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 
 def _run_convert(args: argparse.Namespace) -> int:
     from rsdata.build import ConvertOptions, convert, override_convert_options
+    from rsdata.card import DatasetMeta
 
     if args.plan and (args.recipe is None or args.push_to_hub):
         raise OptionError("--plan is a dry run of a corpus recipe: rsdata convert --recipe FILE OUT --sources DIR "
@@ -141,6 +142,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
     format_name, format_options, names, source_name, license = args.format, {}, None, None, None
+    dataset_meta = None
     closed_names = False
     recipe_options = {}  # the recipe's convert_options, then the command line's
     if args.format.endswith((".yaml", ".yml")):
@@ -150,6 +152,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
+        dataset_meta = DatasetMeta.from_recipe(recipe)
         recipe_options.update(recipe.convert_options)
     recipe_options = override_convert_options(recipe_options, {key: value for key, value in (
         ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_stride", args.tile_stride),
@@ -165,7 +168,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         max_side=args.max_side, allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format,
         verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **recipe_options, names=names,
         closed_names=closed_names,
-        source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
+        source_name=args.source_name or source_name, license=args.license or license, dataset_meta=dataset_meta,
+        on_error=args.on_error,
         num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
     result = convert(format_name, args.source, args.output, options, format_options)
     print(summary(result))

@@ -84,6 +84,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def arrow_nbytes(path: Path) -> int:
+    """The size of a Parquet file's rows as Arrow data once read (``pyarrow.Table.nbytes``): what ``datasets``
+    records as a split's ``num_bytes``. Read one row group at a time, so memory stays at one group."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    return sum(parquet.read_row_group(i).nbytes for i in range(parquet.num_row_groups))
+
+
 def content_digest(entries: Iterable[tuple[str, str]]) -> str:
     """The build digest of ``(name without digest, file sha256)`` pairs, in publishing order."""
     digest = hashlib.sha256()

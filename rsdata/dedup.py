@@ -68,6 +68,7 @@ from typing import Sequence
 import numpy as np
 
 from rsdata.atomic import save_array_atomic, write_json_atomic, write_text_atomic
+from rsdata.card import CONTACT_SHEET
 from rsdata.dataset_files import (CARD_NAME, DATA_DIR, SHARD_NAME, StagedShard, is_placeholder_card, mark_empty,
                                   mark_unfinished, publish_shards, remove_stale_shards, split_pattern)
 from rsdata.errors import OptionError, OutputFolderError, SourceLayoutError
@@ -759,6 +760,9 @@ def write_deduplicated(folder: str | Path, removals: Sequence[Removal], out_fold
     }
     if (folder / "build_report.json").is_file():
         _copy_atomic(folder / "build_report.json", out_folder / "build_report.json")
+    if (folder / CONTACT_SHEET).is_file():  # the source card's text, copied below, shows it
+        (out_folder / CONTACT_SHEET).parent.mkdir(parents=True, exist_ok=True)
+        _copy_atomic(folder / CONTACT_SHEET, out_folder / CONTACT_SHEET)
     write_json_atomic(out_folder / REPORT_NAME, report)
     if published:  # the card last: it points readers at the new shards; the earlier output's go after it
         splits = list(dict.fromkeys(p.split for p in published))
@@ -864,6 +868,10 @@ def _card_text(folder: Path, name: str, report: dict, digest: str, splits: Seque
     data.configs = [{"config_name": "default", "data_files": [
         {"split": split, "path": split_pattern(DATA_DIR, split, digest)} for split in splits]}]
     data.size_categories = [size_category(report["rows_after"])]
+    info = getattr(data, "dataset_info", None)
+    if isinstance(info, dict):  # the source's split sizes are not this output's: datasets verifies num_examples
+        data.dataset_info = {"features": info.get("features"), "splits": [
+            {"name": split, "num_examples": report["splits"][split]["rows_after"]} for split in splits]}
     title = data.pretty_name or name
     lines = [
         "",

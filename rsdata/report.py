@@ -35,6 +35,7 @@ class ShardStats:
     objects_dropped: dict[str, int] = field(default_factory=dict)  # reason -> objects a rule left out
     caption_rules: dict[str, int] = field(default_factory=dict)  # caption rule -> rows
     value_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # counted column -> value -> rows
+    arrow_bytes: int = 0  # the shard's size as Arrow data once loaded (what datasets records as num_bytes)
 
     def add_dropped(self, dropped: dict[str, int]) -> None:
         for reason, count in dropped.items():

@@ -66,12 +66,27 @@ is stated exactly in the rsclip source, `rsmodel/eval/`). All numbers are percen
 the numbers reported in the paper.
 
 {{ results_table }}
+
+"Test images" is the number of test images each result was computed on, beside the number behind the paper's
+numbers; a result on another number of images is not comparable with the paper's.
+{% if differing %}
+> **Not comparable with the paper:** the results on {{ differing | join(", ") }} were computed on another number
+> of test images than the paper's (see the "Test images" column).
+{% endif %}
 {% if averages_table %}
 Averages over the datasets of the paper's tables:
 
 {{ averages_table }}
 {% endif %}
 Result files with every metric and the settings used are in `eval/` in this repository.
+{% if plots %}
+### Plots
+
+{% for plot in plots -%}
+![{{ plot }}]({{ plot }})
+
+{% endfor -%}
+{% endif %}
 {% endif %}
 {% if training %}
 ## Training
@@ -124,8 +139,19 @@ def eval_results(results: Sequence[dict], suite_name: str | None = None):
                 dataset_name=record["dataset"].get("title") or record["dataset"]["name"],
                 dataset_split=_test_split(record), dataset_revision=record["dataset"].get("commit"),
                 metric_type=_metric_type(metric), metric_name=metric, metric_config=metric,
-                metric_value=_value(record["metrics"][metric]), metric_args={"suite": suite} if suite else None))
+                metric_value=_value(record["metrics"][metric]), metric_args=_metric_args(record, suite)))
     return entries
+
+
+def _metric_args(record: dict, suite: str) -> dict | None:
+    """The suite, and the test images used beside the paper's (model-index has no field of its own for them)."""
+    used, paper = test_images(record)
+    args = {"suite": suite} if suite else {}
+    if used is not None:
+        args["test_images"] = used
+    if paper is not None:
+        args["reference_test_images"] = paper
+    return args or None
 
 
 def _hub_task_name(task) -> str:
@@ -161,12 +187,32 @@ def _reference_models(results: Sequence[dict]) -> list[str]:
     return [m for m in preferred if m in found] + sorted(found - set(preferred))
 
 
+def test_images(record: dict) -> tuple[int | None, int | None]:
+    """(test images this result used, test images behind the paper's numbers); None where not known."""
+    used = (record["dataset"].get("rows") or {}).get("test")
+    return used, record.get("reference_test_images")
+
+
+def test_size_note(record: dict) -> str:
+    """The result's test-set size beside the paper's, flagged when they differ (Markdown)."""
+    used, paper = test_images(record)
+    if used is None:
+        return "unknown"
+    if paper is None:
+        return f"{used:,} (paper: not stated)"
+    if used != paper:
+        kind = "subset" if used < paper else "superset"
+        return f"**{kind}: {used:,} of {paper:,} images — not comparable**"
+    return f"{used:,} (as the paper)"
+
+
 def results_table(results: Sequence[dict]) -> str:
-    """Markdown: one row per (dataset, metric) shown, this model's value beside the paper's reference values."""
+    """Markdown: one row per (dataset, metric) shown, this model's value beside the paper's reference values, and
+    the number of test images beside the paper's (flagged when they differ)."""
     models = _reference_models(results)
     used = [m for m in models if any(m in values for r in results for values in r.get("reference", {}).values())]
-    lines = ["| Dataset | Metric | This model | " + " | ".join(used) + " |",
-             "|---|---|---|" + "---|" * len(used)]
+    lines = ["| Dataset | Metric | This model | " + " | ".join(used) + (" | " if used else "") + "Test images |",
+             "|---|---|---|" + "---|" * len(used) + "---|"]
     from rsmodel.eval.registry import get_task
 
     for record in _ordered(results):
@@ -174,8 +220,20 @@ def results_table(results: Sequence[dict]) -> str:
             reference = record.get("reference", {}).get(metric, {})
             cells = [f"{reference[m]:.2f}" if m in reference else "" for m in used]
             lines.append(f"| {record['dataset'].get('title', record['dataset']['name'])} | {metric} | "
-                         f"**{record['metrics'][metric]:.2f}** | " + " | ".join(cells) + " |")
+                         f"**{record['metrics'][metric]:.2f}** | " + "".join(c + " | " for c in cells)
+                         + test_size_note(record) + " |")
     return "\n".join(lines)
+
+
+def differing_test_sets(results: Sequence[dict]) -> list[str]:
+    """The datasets whose results used another number of test images than the paper's numbers."""
+    found = []
+    for record in _ordered(results):
+        used, paper = test_images(record)
+        name = record["dataset"].get("title", record["dataset"]["name"])
+        if used is not None and paper is not None and used != paper and name not in found:
+            found.append(name)
+    return found
 
 
 def averages_table(results: Sequence[dict]) -> str:
@@ -212,11 +270,13 @@ def training_section(record: dict) -> str:
              "arguments are in `rsmodel_train.json` in this repository.", ""]
     sources = record.get("data_sources") or []
     if sources:
-        lines += ["| Data | Config | Split | Revision | Weight | Rows |", "|---|---|---|---|---|---|"]
+        licences = _data_licences(record)
+        lines += ["| Data | Config | Split | Revision | Weight | Rows | Licence |", "|---|---|---|---|---|---|---|"]
         for item in sources:
             revision = item.get("commit") or item.get("fingerprint") or item.get("revision") or ""
             lines.append(f"| {item.get('path', '')} | {item.get('config') or ''} | {item.get('split') or ''} | "
-                         f"{revision} | {item.get('weight', '')} | {item.get('rows', '')} |")
+                         f"{revision} | {item.get('weight', '')} | {item.get('rows', '')} | "
+                         f"{licences.get(item.get('path'), 'not stated')} |")
         lines.append("")
     arguments = record.get("training_arguments") or {}
     shown = {k: arguments[k] for k in TRAINING_ARGUMENTS if arguments.get(k) not in (None, "", 0, False)}
@@ -233,18 +293,21 @@ def training_section(record: dict) -> str:
 
 
 def build_model_card(results: Sequence[dict], *, model_name: str, repo_id: str,
-                     train_record: dict | None = None, license: str | None = None):
-    """The ``huggingface_hub.ModelCard`` of a model (see the module docstring)."""
+                     train_record: dict | None = None, license: str | None = None, plots: Sequence[str] = ()):
+    """The ``huggingface_hub.ModelCard`` of a model (see the module docstring). ``license`` overrides the one
+    drawn from the training data (:func:`training_licence`); ``plots`` are image paths relative to the card."""
     from huggingface_hub import ModelCard, ModelCardData
 
     record = train_record or {}
-    base = (record.get("model_source") or {}).get("name_or_path")
-    data = [item["path"] for item in record.get("data_sources") or [] if _is_hub_id(item.get("path"))]
     suite = next((r["suite"] for r in results if r.get("suite")), {})
+    licence, licence_name = (license, None) if license else training_licence(record)
     card_data = ModelCardData(
-        model_name=model_name, base_model=base if _is_hub_id(base) else None, datasets=sorted(set(data)) or None,
+        model_name=model_name, base_model=base_model(record), datasets=training_datasets(record) or None,
         library_name="transformers", pipeline_tag="zero-shot-image-classification", tags=list(CARD_TAGS),
-        license=license, eval_results=eval_results(results) or None)
+        license=licence, eval_results=eval_results(results) or None)
+    if licence_name:
+        card_data.license_name = licence_name
+        card_data.license_link = "README.md"
     if train_record:
         description = ("A remote-sensing CLIP model (transformers `CLIPModel`) trained with `rsmodel train` "
                        "(rsclip).")
@@ -253,8 +316,57 @@ def build_model_card(results: Sequence[dict], *, model_name: str, repo_id: str,
     return ModelCard.from_template(
         card_data, template_str=TEMPLATE, model_name=model_name, repo_id=repo_id, description=description,
         suite_title=suite.get("title", ""), results_table=results_table(results) if results else "",
-        averages_table=averages_table(results) if results else "",
-        training=training_section(record) if train_record else "", citation=(suite.get("citation") or "").strip())
+        averages_table=averages_table(results) if results else "", differing=differing_test_sets(results),
+        plots=list(plots), training=training_section(record) if train_record else "",
+        citation=(suite.get("citation") or "").strip())
+
+
+def base_model(record: dict) -> str | None:
+    """The Hub model a run started from (``model_source.name_or_path`` when it is a Hub id), or None."""
+    base = (record.get("model_source") or {}).get("name_or_path")
+    return base if _is_hub_id(base) else None
+
+
+def training_datasets(record: dict) -> list[str]:
+    """The training data of a run, in the order trained on: Hub dataset ids, and the folder names of local
+    datasets (the Hub links only the ids; a local name is what the training table lists)."""
+    names = []
+    for item in record.get("data_sources") or []:
+        path = item.get("path")
+        if isinstance(path, str) and path:
+            names.append(path if _is_hub_id(path) else Path(path).name)
+    return list(dict.fromkeys(names))
+
+
+def training_licence(record: dict) -> tuple[str | None, str | None]:
+    """``(license, license_name)`` from the training data's dataset cards (local folders that have one): their
+    licence when they all share one; ``("other", "training-data-licences")`` when they differ (the training
+    section lists each); ``(None, None)`` when none is known."""
+    found = _data_licences(record)
+    values = set(found.values())
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return values.pop(), None
+    return "other", "training-data-licences"
+
+
+def _data_licences(record: dict) -> dict[str, str]:
+    """Training data path -> the licence its local dataset card states (sources without one left out)."""
+    from huggingface_hub import DatasetCard
+
+    found = {}
+    for item in record.get("data_sources") or []:
+        card = Path(str(item.get("path") or "")) / "README.md"
+        if not item.get("path") or not card.is_file():
+            continue
+        try:
+            licence = DatasetCard.load(card).data.license
+        except Exception:  # an unreadable card states nothing; the run record still lists the source
+            continue
+        if isinstance(licence, str) and licence:
+            found[item["path"]] = licence
+    return found
 
 
 def read_train_record(folder: Path) -> dict | None:

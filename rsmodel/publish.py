@@ -159,11 +159,27 @@ def plan_upload(model_dir: str | Path, out: str | Path, *, repo_id: str, model_n
         order = next((r["suite"].get("datasets", []) for r in plan.results if r.get("suite")), [])
         write_summary(out / EVAL_DIR, order)
         plan.files += [f"{EVAL_DIR}/summary.md", f"{EVAL_DIR}/summary.json"]
+    plots = evaluation_plots(source / EVAL_DIR, plan.results)
+    for plot in plots:
+        _place(source / plot, out / plot, copy)
+    plan.files += plots
     card = build_model_card(plan.results, model_name=model_name or repo_id.split("/")[-1], repo_id=repo_id,
-                            train_record=record, license=license)
+                            train_record=record, license=license, plots=plots)
     card.save(str(out / "README.md"))
     plan.files.append("README.md")
     return plan
+
+
+def evaluation_plots(eval_dir: Path, results: list[dict]) -> list[str]:
+    """The PNG plots beside this model's results (``eval/*.png`` and ``eval/<dataset>/*.png`` of the datasets with
+    a current result), as sorted paths relative to the model folder; plots of other weights' results are left
+    out with those results."""
+    if not eval_dir.is_dir():
+        return []
+    current = {result["dataset"]["name"] for result in results}
+    found = [path for path in eval_dir.rglob("*.png") if path.is_file() and
+             (path.parent == eval_dir or path.relative_to(eval_dir).parts[0] in current)]
+    return sorted(Path(EVAL_DIR, path.relative_to(eval_dir)).as_posix() for path in found)
 
 
 def publish_model(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,

@@ -44,7 +44,8 @@ def test_layout_and_load_dataset_round_trip(dota_source, tmp_path, capsys):
     assert len(digest) == 16
     assert sorted(output_files(out)) == ["README.md", "build_report.json",
                                          f"data/train-00000-of-00001-{digest}.parquet",
-                                         f"data/validation-00000-of-00001-{digest}.parquet"]
+                                         f"data/validation-00000-of-00001-{digest}.parquet",
+                                         "images/contact_sheet.png"]
 
     dataset = load(out, tmp_path)
     assert {name: len(split) for name, split in dataset.items()} == {"train": 6, "validation": 2}

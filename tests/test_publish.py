@@ -67,7 +67,8 @@ def test_push_uploads_the_build_and_it_loads_back_row_for_row(build, local_hub, 
     assert not any(".rsdata" in r.path or ".tmp" in r.path for r in local_hub.requests)
     assert not any(".rsdata" in name or name.endswith(".tmp") for name in remote)
     assert (build / ".rsdata").is_dir()
-    assert local_hub.lfs_uploads == len(list((build / "data").glob("*.parquet")))
+    assert "images/contact_sheet.png" in remote  # the card's image goes up with it (a binary file: LFS)
+    assert local_hub.lfs_uploads == len(list((build / "data").glob("*.parquet"))) + 1
 
     _assert_reads_back("user/dota", build, tmp_path / "cache")
     assert local_hub.unhandled == [], "the clients asked nothing the local Hub does not serve"
@@ -77,7 +78,7 @@ def test_a_second_push_commits_and_uploads_nothing(build, local_hub, capsys):
     first = push_dataset(build, "user/again", progress=False)
     commits, lfs_bytes = len(local_hub.commits("user/again", "dataset")), local_hub.lfs_bytes
     assert len(first.commits) == 1 and commits == 2 and lfs_bytes == first.bytes_uploaded - sum(
-        len(data) for name, data in _local_files(build).items() if not name.endswith(".parquet"))
+        len(data) for name, data in _local_files(build).items() if not name.endswith((".parquet", ".png")))
 
     assert main(["push", str(build), "user/again", "--no-progress"]) == 0
     assert "Nothing to push: all" in capsys.readouterr().out
@@ -109,7 +110,8 @@ def test_a_push_cut_midway_resumes_and_sends_only_what_is_missing(build, local_h
     resumed = push_dataset(build, "user/cut", progress=False, max_commit_files=1)
     assert resumed.skipped == order[:2] and resumed.uploaded == order[2:]
     sent = local_hub.lfs_bytes - held_before
-    assert sent == sum(sizes[name] for name in order[3:] if name.endswith(".parquet")), "nothing sent twice"
+    assert sent == sum(sizes[name] for name in order[3:] if name.endswith((".parquet", ".png"))), \
+        "nothing sent twice"
 
     push_dataset(build, "user/clean", progress=False)
     assert local_hub.files("user/cut", "dataset") == local_hub.files("user/clean", "dataset")

@@ -302,4 +302,6 @@ def _run_task(task: Task, suite: EvalSuite, inputs: DatasetInputs, resolved: Res
             "image_preprocessing": dict(inputs.preprocessing_used),
             # num_workers and chunk_rows change how, not what, is computed: left out so results stay byte-identical
             "inference": {"precision": suite.inference.precision, "batch_size": suite.inference.batch_size},
-            "seed": suite.seed, "reference": reference, "suite": suite_section, "rsclip_version": version}
+            "seed": suite.seed, "reference": reference,
+            "reference_test_images": resolved.entry.reference_test_images, "suite": suite_section,
+            "rsclip_version": version}

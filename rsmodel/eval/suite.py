@@ -36,6 +36,8 @@ Fields (unknown fields are rejected everywhere; errors name the file, the field 
         splits: {train: train, test: test}   # split role -> split name
         reference:                      # metric -> {model: the paper's number}
           zero_shot/top1: {RemoteCLIP ViT-B/32: 91.30, ...}
+        reference_test_images: 2000     # optional: the test images behind the paper's numbers (cards flag a
+                                        # result computed on another number as not comparable)
 
 A task's settings not given in the file keep the task's defaults (the paper's settings). ``--override
 KEY=VALUE`` changes one value after loading (``linear_probe.epochs=10``, ``inference.batch_size=32``,
@@ -109,6 +111,7 @@ class SuiteDataset:
     source: DatasetSource
     splits: Mapping[str, str]
     reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    reference_test_images: int | None = None  # the test images behind the paper's numbers; None: not stated
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ class EvalSuite:
 _TOP_FIELDS = ("name", "title", "citation", "data_root", "seed", "inference", "tasks", "datasets", "averages",
                "reference_models")
 _REQUIRED_TOP = ("name", "title", "datasets")
-_DATASET_FIELDS = ("title", "kind", "tasks", "source", "splits", "reference")
+_DATASET_FIELDS = ("title", "kind", "tasks", "source", "splits", "reference", "reference_test_images")
 
 
 def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> EvalSuite:
@@ -221,7 +224,16 @@ def _parse_dataset(key: str, value: Any, tasks: Mapping, path: Path) -> SuiteDat
             raise SuiteError(f"{path}: {where}.reference: metric {metric!r} belongs to none of its tasks "
                              f"({', '.join(names)})")
     return SuiteDataset(name=key, title=_coerce(str, value.get("title", key), path, f"{where}.title"), kind=kind,
-                        tasks=names, source=source, splits=splits, reference=reference)
+                        tasks=names, source=source, splits=splits, reference=reference,
+                        reference_test_images=_test_images(value.get("reference_test_images"), path, where))
+
+
+def _test_images(value, path: Path, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SuiteError(f"{path}: {where}.reference_test_images must be a positive number of images, got {value!r}")
+    return value
 
 
 def _parse_average(index: int, item: Any, datasets: Mapping[str, SuiteDataset], path: Path) -> Average:

@@ -97,3 +97,74 @@ def test_summary_table_lists_datasets_in_suite_order_with_averages():
 def test_card_without_hub_base_model(record, model):
     card = build_model_card([], model_name="m", repo_id="user/m", train_record=record or None)
     assert card.data.base_model == model and "model-index" not in str(card)
+
+
+def test_card_shows_test_set_size_beside_the_papers_and_flags_subsets():
+    """A retrieval result on 30 of RSICD's 1,093 test images is flagged as not comparable, in the table, in a
+    note above it and in the model-index entry's metric_args; a full-size result is not."""
+    suite = load_suite(SUITE)
+    assert suite.datasets["rsicd"].reference_test_images == 1093
+    assert suite.datasets["rsitmd"].reference_test_images == 452
+    assert suite.datasets["ucm_captions"].reference_test_images == 210
+    results = records(suite, tasks=("zero_shot",))
+    for record in results:
+        record["dataset"]["rows"] = {"test": 40}
+    section = results[0]["suite"]
+    for name, rows in (("rsicd", 30), ("rsitmd", 452)):
+        entry = suite.datasets[name]
+        results.append({
+            "format": RESULT_FORMAT, "task": "retrieval", "main_metric": "retrieval/mean_recall",
+            "metrics": {"retrieval/mean_recall": 20.0}, "details": {}, "model": {"source": "run", "digest": "d"},
+            "dataset": {"name": name, "title": entry.title, "kind": "retrieval", "source": f"/data/{name}",
+                        "commit": None, "splits": dict(entry.splits), "rows": {"test": rows}},
+            "reference": {m: dict(v) for m, v in entry.reference.items() if m.startswith("retrieval/")},
+            "reference_test_images": entry.reference_test_images, "suite": section})
+    card = build_model_card(results, model_name="m", repo_id="user/m")
+    lines = card.text.splitlines()
+    rsicd = next(line for line in lines if line.startswith("| RSICD | retrieval/mean_recall |"))
+    assert rsicd.endswith("| **subset: 30 of 1,093 images — not comparable** |")
+    rsitmd = next(line for line in lines if line.startswith("| RSITMD | retrieval/mean_recall |"))
+    assert rsitmd.endswith("| 452 (as the paper) |")
+    aid = next(line for line in lines if line.startswith("| AID | zero_shot/top1 |"))
+    assert aid.endswith("| 40 (paper: not stated) |")
+    assert "results on RSICD were computed on another number" in card.text
+    entry = next(e for e in card.data.eval_results if e.dataset_type == "rsicd")
+    assert entry.metric_args == {"suite": "remoteclip", "test_images": 30, "reference_test_images": 1093}
+
+
+def test_card_metadata_from_the_training_record(tmp_path):
+    """license, datasets and base_model come from rsmodel_train.json (the licence from the training data's
+    cards); an explicit licence wins; differing data licences give "other" with a name."""
+    from huggingface_hub import DatasetCard, DatasetCardData, ModelCard
+
+    folders = {}
+    for name, licence in (("dota", "other"), ("rsicd", "other"), ("ucm", "cc-by-4.0")):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        DatasetCard.from_template(DatasetCardData(license=licence)).save(folders[name] / "README.md")
+    record = {"model_source": {"name_or_path": "openai/clip-vit-base-patch32", "commit": "abc"},
+              "data_sources": [{"path": str(folders["dota"]), "split": "train", "rows": 6},
+                               {"path": str(folders["rsicd"]), "split": "train", "rows": 4},
+                               {"path": "user/hub-captions", "split": "train", "rows": 9}],
+              "seed": 0}
+    card = build_model_card([], model_name="m", repo_id="user/m", train_record=record)
+    card.save(tmp_path / "README.md")
+    data = ModelCard.load(tmp_path / "README.md").data
+    assert data.base_model == "openai/clip-vit-base-patch32"
+    assert data.datasets == ["dota", "rsicd", "user/hub-captions"]
+    assert data.license == "other"
+    assert "| other |" in card.text and "| not stated |" in card.text
+    assert build_model_card([], model_name="m", repo_id="user/m", train_record=record,
+                            license="apache-2.0").data.license == "apache-2.0"
+    mixed = dict(record, data_sources=record["data_sources"] + [{"path": str(folders["ucm"]), "split": "train"}])
+    data = build_model_card([], model_name="m", repo_id="user/m", train_record=mixed).data
+    assert (data.license, data.license_name, data.license_link) == ("other", "training-data-licences", "README.md")
+
+
+def test_card_embeds_evaluation_plots(tmp_path):
+    suite = load_suite(SUITE)
+    card = build_model_card(records(suite, tasks=("zero_shot",)), model_name="m", repo_id="user/m",
+                            plots=["eval/aid/zero_shot_confusion.png", "eval/summary.png"])
+    assert "![eval/aid/zero_shot_confusion.png](eval/aid/zero_shot_confusion.png)" in card.text
+    assert "![eval/summary.png](eval/summary.png)" in card.text
+    assert "### Plots" not in build_model_card(records(suite), model_name="m", repo_id="user/m").text

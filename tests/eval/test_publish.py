@@ -227,3 +227,26 @@ def test_a_failed_push_is_reported_and_the_next_run_completes_it(local_hub, run_
     outcome = publish_model(run_dir, REPO, progress=False, retry=RetryPolicy(attempts=1))
     assert sorted(outcome.push.uploaded) == EXPECTED_FILES
     assert sorted(p for p in local_hub.files(REPO, "model") if p != ".gitattributes") == EXPECTED_FILES
+
+
+def test_dry_run_carries_and_embeds_evaluation_plots(run_dir, tmp_path):
+    """PNG plots beside the results (any name) go up and into the card; those of a dataset without a current
+    result stay off."""
+    from huggingface_hub import ModelCard
+
+    changed = tmp_path / "run"
+    shutil.copytree(run_dir, changed)
+    (changed / "eval" / "aid" / "confusion.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (changed / "eval" / "overview.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (changed / "eval" / "old_set").mkdir()
+    (changed / "eval" / "old_set" / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "tree"
+    assert main(["publish", str(changed), "--repo-id", REPO, "--dry-run", str(out)]) == 0
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == sorted(EXPECTED_FILES + ["eval/aid/confusion.png", "eval/overview.png"])
+    card = ModelCard.load(out / "README.md")
+    assert "![eval/aid/confusion.png](eval/aid/confusion.png)" in card.text
+    assert "old_set" not in card.text
+    entry = next(e for e in card.data.eval_results if e.dataset_type == "rsicd")
+    assert entry.metric_args["reference_test_images"] == 1093 and entry.metric_args["test_images"] < 1093
+    assert "not comparable" in card.text
