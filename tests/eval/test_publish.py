@@ -19,7 +19,9 @@ from tests.eval.test_eval_cli import FAST, SUITE  # noqa: E402
 from tests.eval.tiny import write_classification_set, write_retrieval_set, write_run_dir  # noqa: E402
 
 REPO = "user/tiny-rsclip"
-EXPECTED_FILES = ["README.md", "config.json", "eval/aid/zero_shot.json", "eval/rsicd/retrieval.json",
+# The evaluation writes a plot beside each result (rsmodel.eval.plots); publishing carries them.
+EXPECTED_FILES = ["README.md", "config.json", "eval/aid/zero_shot-per-class.png", "eval/aid/zero_shot.json",
+                  "eval/rsicd/retrieval-recall.png", "eval/rsicd/retrieval.json",
                   "eval/summary.json", "eval/summary.md", "model.safetensors", "preprocessor_config.json",
                   "processor_config.json", "rsmodel_train.json", "tokenizer.json", "tokenizer_config.json"]
 
