@@ -61,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
 
-    formats = commands.add_parser("formats", help="list the source formats")
+    formats = commands.add_parser("formats", help="list the source formats, or print one format's specification",
+                                  description="List the source formats; with NAME, print that format's "
+                                  "specification (layout, annotations, options, splits).")
+    formats.add_argument("name", metavar="NAME", nargs="?", help="a format (e.g. index_mask)")
     formats.set_defaults(run=_run_formats)
 
     demo = commands.add_parser("demo", help="generate a small synthetic DOTA source and convert it",
@@ -122,7 +125,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from rsdata.build import ConvertOptions, convert
+    from rsdata.build import conversion, convert
 
     _check_push_target(args)
     if args.recipe is not None:
@@ -130,35 +133,47 @@ def _run_convert(args: argparse.Namespace) -> int:
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
-    format_name, format_options, names, source_name, license = args.format, {}, None, None, None
-    closed_names = False
-    recipe_options = {}  # the recipe's convert_options, then the command line's
-    if args.format.endswith((".yaml", ".yml")):
-        from rsdata.recipe import load_dataset_recipe
-
-        recipe = load_dataset_recipe(args.format)
-        format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
-        closed_names = recipe.lists_classes
-        source_name, license = recipe.name, recipe.license
-        recipe_options.update(recipe.convert_options)
-    recipe_options.update({key: value for key, value in (
-        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_keep_share", args.tile_keep_share),
-        ("max_pixels", args.max_pixels)) if value is not None})
+    format_options = {}
     for pair in args.option:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise OptionError(f"-o expects KEY=VALUE, got {pair!r}")
         format_options[key] = value
-    options = ConvertOptions(
-        splits=tuple(args.splits) if args.splits else None, limit=args.limit, seed=args.seed,
-        max_side=args.max_side, allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format,
-        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **recipe_options, names=names,
-        closed_names=closed_names,
-        source_name=args.source_name or source_name, license=args.license or license, on_error=args.on_error,
-        num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
+    format_name, format_options, options = conversion(
+        **_format_or_recipe(args.format), format_options=format_options,
+        splits=args.splits, limit=args.limit, seed=args.seed, max_side=args.max_side,
+        allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format, verify=args.verify,
+        max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile, tile_overlap=args.overlap,
+        tile_keep_share=args.tile_keep_share, max_pixels=args.max_pixels, source_name=args.source_name,
+        license=args.license, on_error=args.on_error, num_proc=args.num_proc, overwrite=args.overwrite,
+        progress=args.progress)
     result = convert(format_name, args.source, args.output, options, format_options)
     print(summary(result))
     return _push_after_convert(args, result.output)
+
+
+def _format_or_recipe(text: str) -> dict[str, str]:
+    """FORMAT on the command line: a recipe file, a format, or else a dataset recipe's name."""
+    from rsdata.formats import available_formats
+    from rsdata.recipe import RecipeError, find_recipe, recipe_names
+
+    formats = [source_format.name for source_format in available_formats()]
+    if text.endswith((".yaml", ".yml")):
+        return {"recipe": text}
+    if text in formats:
+        return {"format": text}
+    try:
+        return {"recipe": str(find_recipe(text, "dataset"))}
+    except RecipeError:
+        pass
+    from rsdata.errors import close_names
+
+    hints = [f"format {name!r}" for name in close_names(text, formats)]
+    hints += [f"recipe {name!r}" for name in close_names(text, recipe_names("dataset"))]
+    raise OptionError(f"unknown format or dataset recipe {text!r}"
+                      + (f" (did you mean {' or '.join(hints)}?)" if hints else "")
+                      + f"; known formats: {', '.join(formats)}; or a dataset recipe: its name "
+                      f"({', '.join(recipe_names('dataset'))}) or its file")
 
 
 def _run_convert_corpus(args: argparse.Namespace) -> int:
@@ -183,13 +198,25 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
 
 
 def _run_formats(args: argparse.Namespace) -> int:
-    from rsdata.formats import available_formats
+    from rsdata.formats import available_formats, get_format
 
+    if args.name is not None:
+        print(format_specification(get_format(args.name)))
+        return 0
     formats = available_formats()
     width = max(len(f.name) for f in formats)
     for source_format in formats:
         print(f"{source_format.name:<{width}}  {source_format.description}")
     return 0
+
+
+def format_specification(source_format) -> str:
+    """A format's specification: its name and description, then its module's docstring (the spec)."""
+    import inspect
+
+    module = sys.modules[source_format.__module__]
+    spec = inspect.cleandoc(module.__doc__ or "") or "(this format's module has no specification)"
+    return f"{source_format.name}: {source_format.description}\n\n{spec}"
 
 
 def _run_demo(args: argparse.Namespace) -> int:
