@@ -15,10 +15,16 @@ from rsdata.errors import OptionError, RecordError, RsdataError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rsdata.verbosity import output_switches
+
     parser = _parser()
     args = parser.parse_args(argv)
+    quiet = getattr(args, "quiet", False)
+    if quiet:
+        args.progress = False
     try:
-        return args.run(args)
+        with output_switches(progress=getattr(args, "progress", True), quiet=quiet):
+            return args.run(args)
     except RecordError as error:
         print(f"error: {error} [{error.reason}]", file=sys.stderr)
         print(f"       (run with --on-error skip to leave such records out and count them in the report, under "
@@ -51,12 +57,18 @@ def _parser() -> argparse.ArgumentParser:
                          help="the source folder, as its publisher ships it")
     convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
                          "build to resume)")
-    convert.add_argument("--recipe", type=Path, metavar="FILE",
+    convert.add_argument("--recipe", metavar="FILE",
                          help="build a corpus recipe (kind: corpus, e.g. recipes/datasets/remoteclip.yaml) into OUT: "
                          "`rsdata convert --recipe FILE OUT [--sources DIR]`")
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
                          "(default: the current folder)")
+    convert.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=[],
+                         help="with --recipe: build only these sources of the corpus (names, or NAME,NAME; after "
+                         "OUT; the card and report say so; every test set is still checked for leakage)")
+    convert.add_argument("--allow-missing", action="store_true",
+                         help="with --recipe: leave out, and report, every source folder that is missing, as if "
+                         "each source were marked optional")
     _add_build_options(convert)
     _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
@@ -74,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-images", type=int, default=50)
     demo.add_argument("--seed", type=int, metavar="N", default=0)
     demo.add_argument("--num-proc", type=int, metavar="N", default=1)
-    demo.add_argument("--no-progress", dest="progress", action="store_false")
+    _add_progress_options(demo)
     demo.set_defaults(run=_run_demo)
     _add_dedup(commands)
     _add_push(commands)
@@ -121,7 +133,14 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a format option (see the format's documentation)")
     parser.add_argument("--overwrite", action="store_true", help="replace a different rsdata build in OUT")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(parser)
+
+
+def _add_progress_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (neither rsdata's nor those of datasets and huggingface_hub)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors and the closing summary "
+                        "(implies --no-progress)")
 
 
 def _run_convert(args: argparse.Namespace) -> int:
@@ -133,6 +152,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
+    if args.only or args.allow_missing:
+        raise OptionError("--only and --allow-missing go with --recipe (a corpus recipe)")
     format_options = {}
     for pair in args.option:
         key, sep, value = pair.partition("=")
@@ -179,6 +200,7 @@ def _format_or_recipe(text: str) -> dict[str, str]:
 def _run_convert_corpus(args: argparse.Namespace) -> int:
     from rsdata.corpus import build_corpus, summary as corpus_summary
     from rsdata.corpus_recipe import load_corpus_recipe
+    from rsdata.recipe import find_recipe
 
     if args.source is not None or args.output is not None:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
@@ -189,10 +211,12 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     if ignored:
         raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
                           "(max_pixels: in the dataset recipe's convert_options)")
-    recipe = load_corpus_recipe(args.recipe)
+    recipe = load_corpus_recipe(find_recipe(args.recipe, "corpus"))
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
                           progress=args.progress, overwrite=args.overwrite,
-                          allow_outside_links=args.allow_outside_links)
+                          allow_outside_links=args.allow_outside_links,
+                          only=[name for text in args.only for name in text.split(",") if name],
+                          allow_missing=args.allow_missing)
     print(corpus_summary(result))
     return 0
 
@@ -225,6 +249,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     result = run_demo(args.output, num_images=args.num_images, seed=args.seed, num_proc=args.num_proc,
                       progress=args.progress)
     print(summary(result))
+    if args.quiet:
+        return 0
     print()
     print("The source is synthetic (generated shapes, CC0-1.0): "
           f"{args.output / 'source'} (see its README.md). Read the dataset with:")
@@ -288,7 +314,7 @@ def _add_dedup(commands) -> None:
                        "test image's 152 variant hashes); default %(default)s. Within the corpus both compare "
                        "plain pHashes within --max-distance")
     dedup.add_argument("--num-proc", type=int, metavar="N", default=1, help="hashing processes (same result)")
-    dedup.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(dedup)
     dedup.set_defaults(run=_run_dedup)
 
 
@@ -322,7 +348,7 @@ def _add_push(commands) -> None:
     push.add_argument("--private", action="store_true", help="create the repo private (an existing repo is kept)")
     push.add_argument("--revision", metavar="BRANCH", help="push to this branch (created from main when missing)")
     push.add_argument("--message", metavar="TEXT", help="commit message")
-    push.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(push)
     push.set_defaults(run=_run_push)
 
 
