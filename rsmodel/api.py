@@ -119,12 +119,12 @@ def evaluate(model: str | Path, *, suite: Any = "remoteclip", tasks: Sequence[st
 def _find(name_or_path: Any, kind: str, find_recipe) -> Path:
     """A recipe or suite file from its name or path, with rsmodel's error family for an unknown one."""
     from rsdata.recipe import RecipeError
-    from rsmodel.errors import OptionError
+    from rsmodel.errors import SuiteError, TrainRecipeError
 
     try:
         return find_recipe(name_or_path, kind)
     except RecipeError as error:
-        raise OptionError(str(error)) from None
+        raise (SuiteError if kind == "eval" else TrainRecipeError)(str(error)) from None
 
 
 def _override_strings(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
