@@ -50,15 +50,15 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
                                   "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
-    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
-                         "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "
-                         "with --recipe, the output folder alone")
+    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe, "
+                         "by name or file (recipes/datasets/NAME.yaml: its format, format options, caption names "
+                         "and licence; a name that is both is the format); with --recipe, the output folder alone")
     convert.add_argument("source", metavar="SOURCE", type=Path, nargs="?",
                          help="the source folder, as its publisher ships it")
     convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
                          "build to resume)")
     convert.add_argument("--recipe", metavar="FILE",
-                         help="build a corpus recipe (kind: corpus, e.g. recipes/datasets/remoteclip.yaml) into OUT: "
+                         help="build a corpus recipe (kind: corpus; a file or a name, e.g. remoteclip) into OUT: "
                          "`rsdata convert --recipe FILE OUT [--sources DIR]`")
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
