@@ -107,10 +107,9 @@ def run_variant(variant: str, source: Path, out: Path) -> dict:
     elif variant.startswith("rsdata"):
         import rsdata
 
-        options = rsdata.ConvertOptions(num_proc=int(variant[-1]), progress=False)
         _warm_up_captions()
         started = time.perf_counter()
-        rsdata.convert("dota", source, out / "dataset", options)
+        rsdata.convert(source, out / "dataset", format="dota", num_proc=int(variant[-1]), progress=False)
     else:
         import datasets
 

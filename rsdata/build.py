@@ -146,6 +146,46 @@ def override_convert_options(base: Mapping[str, Any], override: Mapping[str, Any
             merged.pop(other, None)
     merged.update(override)
     return merged
+def conversion(*, recipe: Any = None, format: str | None = None, format_options: Mapping[str, Any] | None = None,
+               **options: Any) -> tuple[str, dict[str, str], ConvertOptions]:
+    """What :func:`convert` needs, from a dataset recipe or a format: ``(format name, format options, options)``.
+
+    ``recipe`` is a :class:`~rsdata.recipe.DatasetRecipe`, a recipe name (``"dior"``) or the path of a recipe
+    file; it gives the format, its options, the caption names (closed when the recipe lists every class), the
+    source name, the licence and its ``convert_options``. ``format_options`` and ``options``
+    (:class:`ConvertOptions` fields; ``None`` means unset) win over the recipe's. The one place a recipe is
+    unpacked: the command line and :func:`rsdata.convert` both come here.
+    """
+    if (recipe is None) == (format is None):
+        raise OptionError("give a dataset recipe (recipe=NAME or PATH) or a format (format=NAME), not "
+                          f"{'both' if recipe is not None else 'neither'}")
+    settings: dict[str, Any] = {}
+    merged_format_options: dict[str, str] = {}
+    if recipe is not None:
+        from rsdata.card import DatasetMeta
+        from rsdata.recipe import DatasetRecipe, find_recipe, load_dataset_recipe
+
+        if not isinstance(recipe, DatasetRecipe):
+            recipe = load_dataset_recipe(find_recipe(recipe, "dataset"))
+        format = recipe.format
+        merged_format_options.update(recipe.format_options)
+        settings.update(recipe.convert_options)
+        settings.update(names=dict(recipe.names), closed_names=recipe.lists_classes, source_name=recipe.name,
+                        license=recipe.license, dataset_meta=DatasetMeta.from_recipe(recipe))
+    merged_format_options.update({key: str(value) for key, value in (format_options or {}).items()})
+    settings = override_convert_options(settings, {key: value for key, value in options.items() if value is not None})
+    if isinstance(settings.get("splits"), str):
+        settings["splits"] = (settings["splits"],)
+    elif settings.get("splits") is not None:
+        settings["splits"] = tuple(settings["splits"])
+    fields = [f.name for f in dataclasses.fields(ConvertOptions)]
+    unknown = [key for key in settings if key not in fields]
+    if unknown:
+        from rsdata.errors import did_you_mean
+
+        raise OptionError(f"unknown conversion option {unknown[0]!r}{did_you_mean(unknown[0], fields)}; options: "
+                          f"{', '.join(fields)} (a format's own options go in format_options)")
+    return format, merged_format_options, ConvertOptions(**settings)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,16 @@ from rsdata.errors import OptionError, RecordError, RsdataError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rsdata.verbosity import output_switches
+
     parser = _parser()
     args = parser.parse_args(argv)
+    quiet = getattr(args, "quiet", False)
+    if quiet:
+        args.progress = False
     try:
-        return args.run(args)
+        with output_switches(progress=getattr(args, "progress", True), quiet=quiet):
+            return args.run(args)
     except RecordError as error:
         print(f"error: {error} [{error.reason}]", file=sys.stderr)
         print(f"       (run with --on-error skip to leave such records out and count them in the report, under "
@@ -44,15 +50,15 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
                                   "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
-    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
-                         "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "
-                         "with --recipe, the output folder alone")
+    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe, "
+                         "by name or file (recipes/datasets/NAME.yaml: its format, format options, caption names "
+                         "and licence; a name that is both is the format); with --recipe, the output folder alone")
     convert.add_argument("source", metavar="SOURCE", type=Path, nargs="?",
                          help="the source folder, as its publisher ships it")
     convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
                          "build to resume)")
-    convert.add_argument("--recipe", type=Path, metavar="FILE",
-                         help="build a corpus recipe (kind: corpus, e.g. recipes/datasets/remoteclip.yaml) into OUT: "
+    convert.add_argument("--recipe", metavar="FILE",
+                         help="build a corpus recipe (kind: corpus; a file or a name, e.g. remoteclip) into OUT: "
                          "`rsdata convert --recipe FILE OUT [--sources DIR]`")
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
@@ -60,11 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--plan", action="store_true",
                          help="with --recipe: a dry run that writes nothing; print per source the images the build "
                          "would produce (tiles counted from image headers) beside the paper's count")
+    convert.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=[],
+                         help="with --recipe: build only these sources of the corpus (names, or NAME,NAME; after "
+                         "OUT; the card and report say so; every test set is still checked for leakage)")
+    convert.add_argument("--allow-missing", action="store_true",
+                         help="with --recipe: leave out, and report, every source folder that is missing, as if "
+                         "each source were marked optional")
     _add_build_options(convert)
     _add_push_to_hub_options(convert)
     convert.set_defaults(run=_run_convert)
 
-    formats = commands.add_parser("formats", help="list the source formats")
+    formats = commands.add_parser("formats", help="list the source formats, or print one format's specification",
+                                  description="List the source formats; with NAME, print that format's "
+                                  "specification (layout, annotations, options, splits).")
+    formats.add_argument("name", metavar="NAME", nargs="?", help="a format (e.g. index_mask)")
     formats.set_defaults(run=_run_formats)
 
     demo = commands.add_parser("demo", help="generate a small synthetic DOTA source and convert it",
@@ -74,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-images", type=int, default=50)
     demo.add_argument("--seed", type=int, metavar="N", default=0)
     demo.add_argument("--num-proc", type=int, metavar="N", default=1)
-    demo.add_argument("--no-progress", dest="progress", action="store_false")
+    _add_progress_options(demo)
     demo.set_defaults(run=_run_demo)
     _add_dedup(commands)
     _add_push(commands)
@@ -125,12 +140,18 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a format option (see the format's documentation)")
     parser.add_argument("--overwrite", action="store_true", help="replace a different rsdata build in OUT")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(parser)
+
+
+def _add_progress_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (neither rsdata's nor those of datasets and huggingface_hub)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors and the closing summary "
+                        "(implies --no-progress)")
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from rsdata.build import ConvertOptions, convert, override_convert_options
-    from rsdata.card import DatasetMeta
+    from rsdata.build import conversion, convert
 
     if args.plan and (args.recipe is None or args.push_to_hub):
         raise OptionError("--plan is a dry run of a corpus recipe: rsdata convert --recipe FILE OUT --sources DIR "
@@ -141,44 +162,55 @@ def _run_convert(args: argparse.Namespace) -> int:
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
-    format_name, format_options, names, source_name, license = args.format, {}, None, None, None
-    dataset_meta = None
-    closed_names = False
-    recipe_options = {}  # the recipe's convert_options, then the command line's
-    if args.format.endswith((".yaml", ".yml")):
-        from rsdata.recipe import load_dataset_recipe
-
-        recipe = load_dataset_recipe(args.format)
-        format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
-        closed_names = recipe.lists_classes
-        source_name, license = recipe.name, recipe.license
-        dataset_meta = DatasetMeta.from_recipe(recipe)
-        recipe_options.update(recipe.convert_options)
-    recipe_options = override_convert_options(recipe_options, {key: value for key, value in (
-        ("tile", args.tile), ("tile_overlap", args.overlap), ("tile_stride", args.tile_stride),
-        ("tile_keep_share", args.tile_keep_share),
-        ("max_pixels", args.max_pixels)) if value is not None})
+    if args.only or args.allow_missing:
+        raise OptionError("--only and --allow-missing go with --recipe (a corpus recipe)")
+    format_options = {}
     for pair in args.option:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise OptionError(f"-o expects KEY=VALUE, got {pair!r}")
         format_options[key] = value
-    options = ConvertOptions(
-        splits=tuple(args.splits) if args.splits else None, limit=args.limit, seed=args.seed,
-        max_side=args.max_side, allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format,
-        verify=args.verify, max_shard_bytes=int(args.max_shard_mb * 2 ** 20), **recipe_options, names=names,
-        closed_names=closed_names,
-        source_name=args.source_name or source_name, license=args.license or license, dataset_meta=dataset_meta,
-        on_error=args.on_error,
-        num_proc=args.num_proc, overwrite=args.overwrite, progress=args.progress)
+    format_name, format_options, options = conversion(
+        **_format_or_recipe(args.format), format_options=format_options,
+        splits=args.splits, limit=args.limit, seed=args.seed, max_side=args.max_side,
+        allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format, verify=args.verify,
+        max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile, tile_overlap=args.overlap,
+        tile_stride=args.tile_stride, tile_keep_share=args.tile_keep_share, max_pixels=args.max_pixels,
+        source_name=args.source_name, license=args.license, on_error=args.on_error, num_proc=args.num_proc,
+        overwrite=args.overwrite, progress=args.progress)
     result = convert(format_name, args.source, args.output, options, format_options)
     print(summary(result))
     return _push_after_convert(args, result.output)
 
 
+def _format_or_recipe(text: str) -> dict[str, str]:
+    """FORMAT on the command line: a recipe file, a format, or else a dataset recipe's name."""
+    from rsdata.formats import available_formats
+    from rsdata.recipe import RecipeError, find_recipe, recipe_names
+
+    formats = [source_format.name for source_format in available_formats()]
+    if text.endswith((".yaml", ".yml")):
+        return {"recipe": text}
+    if text in formats:
+        return {"format": text}
+    try:
+        return {"recipe": str(find_recipe(text, "dataset"))}
+    except RecipeError:
+        pass
+    from rsdata.errors import close_names
+
+    hints = [f"format {name!r}" for name in close_names(text, formats)]
+    hints += [f"recipe {name!r}" for name in close_names(text, recipe_names("dataset"))]
+    raise OptionError(f"unknown format or dataset recipe {text!r}"
+                      + (f" (did you mean {' or '.join(hints)}?)" if hints else "")
+                      + f"; known formats: {', '.join(formats)}; or a dataset recipe: its name "
+                      f"({', '.join(recipe_names('dataset'))}) or its file")
+
+
 def _run_convert_corpus(args: argparse.Namespace) -> int:
     from rsdata.corpus import build_corpus, summary as corpus_summary
     from rsdata.corpus_recipe import load_corpus_recipe
+    from rsdata.recipe import find_recipe
 
     if args.source is not None or args.output is not None:
         raise OptionError("with --recipe, convert expects only the output folder: rsdata convert --recipe FILE OUT")
@@ -190,7 +222,7 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
     if ignored:
         raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
                           "(max_pixels: in the dataset recipe's convert_options)")
-    recipe = load_corpus_recipe(args.recipe)
+    recipe = load_corpus_recipe(find_recipe(args.recipe, "corpus"))
     if args.plan:
         from rsdata.corpus import plan_corpus, plan_text
 
@@ -198,19 +230,33 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
         return 0
     result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
                           progress=args.progress, overwrite=args.overwrite,
-                          allow_outside_links=args.allow_outside_links)
+                          allow_outside_links=args.allow_outside_links,
+                          only=[name for text in args.only for name in text.split(",") if name],
+                          allow_missing=args.allow_missing)
     print(corpus_summary(result))
     return 0
 
 
 def _run_formats(args: argparse.Namespace) -> int:
-    from rsdata.formats import available_formats
+    from rsdata.formats import available_formats, get_format
 
+    if args.name is not None:
+        print(format_specification(get_format(args.name)))
+        return 0
     formats = available_formats()
     width = max(len(f.name) for f in formats)
     for source_format in formats:
         print(f"{source_format.name:<{width}}  {source_format.description}")
     return 0
+
+
+def format_specification(source_format) -> str:
+    """A format's specification: its name and description, then its module's docstring (the spec)."""
+    import inspect
+
+    module = sys.modules[source_format.__module__]
+    spec = inspect.cleandoc(module.__doc__ or "") or "(this format's module has no specification)"
+    return f"{source_format.name}: {source_format.description}\n\n{spec}"
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -219,6 +265,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     result = run_demo(args.output, num_images=args.num_images, seed=args.seed, num_proc=args.num_proc,
                       progress=args.progress)
     print(summary(result))
+    if args.quiet:
+        return 0
     print()
     print("The source is synthetic (generated shapes, CC0-1.0): "
           f"{args.output / 'source'} (see its README.md). Read the dataset with:")
@@ -282,7 +330,7 @@ def _add_dedup(commands) -> None:
                        "test image's 152 variant hashes); default %(default)s. Within the corpus both compare "
                        "plain pHashes within --max-distance")
     dedup.add_argument("--num-proc", type=int, metavar="N", default=1, help="hashing processes (same result)")
-    dedup.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(dedup)
     dedup.set_defaults(run=_run_dedup)
 
 
@@ -316,7 +364,7 @@ def _add_push(commands) -> None:
     push.add_argument("--private", action="store_true", help="create the repo private (an existing repo is kept)")
     push.add_argument("--revision", metavar="BRANCH", help="push to this branch (created from main when missing)")
     push.add_argument("--message", metavar="TEXT", help="commit message")
-    push.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_progress_options(push)
     push.set_defaults(run=_run_push)
 
 

@@ -31,6 +31,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from rsdata import __version__
 from rsdata.corpus_plan import CorpusPlan, SourcePlan, plan_card_lines, plan_corpus, plan_text  # noqa: F401
@@ -53,7 +54,7 @@ class SourceOutcome:
     config: str | None  # None for a test set
     folder: str
     splits: tuple[str, ...]
-    status: str = "built"  # "built" or "unavailable"
+    status: str = "built"  # "built", "unavailable" (folder missing) or "not_selected" (left out by ``only``)
     reason: str = ""
     images: int = 0  # rows the conversion wrote
     removed: int = 0  # rows removed as near-duplicates
@@ -82,26 +83,37 @@ class CorpusResult:
     digest: str = ""  # the content digest in the shard names (rsdata.dataset_files)
     seconds: float = 0.0
     plan: CorpusPlan | None = None  # the dry run of the same sources (rsdata.corpus_plan), for the card
+    only: tuple[str, ...] = ()  # the training sources asked for (empty: every source)
+    allow_missing: bool = False  # every missing source folder was treated as optional
 
 
 def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | Path, *, num_proc: int = 1,
                  on_error: str = "raise", progress: bool = True, overwrite: bool = False,
-                 allow_outside_links: bool = False) -> CorpusResult:
+                 allow_outside_links: bool = False, only: Sequence[str] = (),
+                 allow_missing: bool = False) -> CorpusResult:
     """Build ``recipe`` from the source folders under ``sources_root`` into ``output`` (``allow_outside_links``:
-    as :class:`~rsdata.build.ConvertOptions`, for every source)."""
+    as :class:`~rsdata.build.ConvertOptions`, for every source).
+
+    ``only``: build only these training sources (by name); the others are reported as not selected, and every
+    test set is still checked for leakage. ``allow_missing``: a missing source folder or test set is left out and
+    reported, as if every source were marked ``optional: true``."""
     from rsdata.build import ConvertOptions, convert, override_convert_options
 
     started = time.perf_counter()
     sources_root, output = Path(sources_root), Path(output)
     training = [(config, source) for config, source in recipe.training_sources()]
-    outcomes = [_locate(source, sources_root, config) for config, source in training]
+    only = tuple(dict.fromkeys(only))
+    _check_selection(recipe, only)
+    outcomes = [_locate(source, sources_root, config, only) for config, source in training]
     test_outcomes = [_locate(source, sources_root, None) for source in recipe.test_sets]
-    missing = [(o, s) for o, (_, s) in zip(outcomes, training) if o.status != "built" and not s.optional]
-    missing += [(o, s) for o, s in zip(test_outcomes, recipe.test_sets) if o.status != "built" and not s.optional]
-    if missing:
+    missing = [(o, s) for o, (_, s) in zip(outcomes, training) if o.status == "unavailable" and not s.optional]
+    missing += [(o, s) for o, s in zip(test_outcomes, recipe.test_sets) if o.status == "unavailable"
+                and not s.optional]
+    if missing and not allow_missing:
         lines = "; ".join(f"{o.name}: {o.reason}" for o, _ in missing)
         raise SourceLayoutError(f"{recipe.path or recipe.name}: required source folder(s) missing under "
-                                f"{sources_root}: {lines} (mark a source `optional: true` to build without it)")
+                                f"{sources_root}: {lines} (mark a source `optional: true`, or pass "
+                                "--allow-missing, to build without it)")
     _prepare_output(output, recipe, overwrite)  # only now: a refused build leaves an earlier one untouched
     plan = plan_corpus(recipe, sources_root, allow_outside_links=allow_outside_links)
 
@@ -151,7 +163,8 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
                                         progress=progress, name=outcome.name)[1]
     digest, published = publish_shards(output, staged, state / "published.json")
 
-    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest, plan=plan)
+    result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest, plan=plan,
+                          only=only, allow_missing=allow_missing)
     write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance,
                                                                    rule=recipe.dedup_rule))
     write_json_atomic(output / CORPUS_REPORT, _corpus_report(result))
@@ -162,11 +175,23 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     return result
 
 
-def _locate(source: CorpusSource, root: Path, config: str | None) -> SourceOutcome:
+def _check_selection(recipe: CorpusRecipe, only: Sequence[str]) -> None:
+    from rsdata.errors import OptionError, did_you_mean
+
+    names = list(dict.fromkeys(source.name for _, source in recipe.training_sources()))
+    for name in only:
+        if name not in names:
+            raise OptionError(f"--only: {name!r} is not a source of corpus {recipe.name}{did_you_mean(name, names)}; "
+                              f"its sources: {', '.join(names)}")
+
+
+def _locate(source: CorpusSource, root: Path, config: str | None, only: Sequence[str] = ()) -> SourceOutcome:
     outcome = SourceOutcome(source.name, config, source.folder, source.splits, paper_images=source.paper_images,
                             license=source.recipe.license)
     folder = root / source.folder
-    if not folder.is_dir():
+    if only and source.name not in only:
+        outcome.status, outcome.reason = "not_selected", f"not selected (--only {' '.join(only)})"
+    elif not folder.is_dir():
         outcome.status, outcome.reason = "unavailable", f"folder {folder} not found"
     return outcome
 
@@ -216,6 +241,8 @@ def _corpus_report(result: CorpusResult) -> dict:
         "removed": len(result.removed),
         "sources": [entry(o) for o in result.sources],
         "test_sets": [entry(o) for o in result.test_sets],
+        "only": list(result.only),  # the sources asked for; empty: every source
+        "allow_missing": result.allow_missing,
     }
 
 
@@ -250,6 +277,8 @@ def corpus_card(result: CorpusResult) -> str:
              f"Built with rsdata {__version__} from the corpus recipe `{recipe.name}` (caption seed "
              f"{recipe.seed}). De-duplication: " + rule_sentence(recipe.dedup_rule, recipe.max_distance)
              + " The test sets were not modified.", "",
+             *([f"Only some of the recipe's sources were built: {', '.join(result.only)} (the others are marked "
+                "not selected below).", ""] if result.only else []),
              "```python", "from datasets import load_dataset",
              f'ds = load_dataset("USER/{recipe.name}", "{recipe.configs[0].name}")  # or "{ALL_CONFIG}"', "```", "",
              "## Sources", "",
@@ -312,7 +341,10 @@ def summary(result: CorpusResult) -> str:
     configs = ", ".join(f"{name} {c['kept']:,}" for name, c in report["configs"].items())
     lines = [f"Built corpus {result.recipe.name} in {result.output}: {report['images']:,} images ({configs}); "
              f"removed {len(result.removed):,} near-duplicate(s) ({result.seconds:.1f} s)."]
-    unavailable = [o for o in result.sources + result.test_sets if o.status != "built"]
-    for o in unavailable:
-        lines.append(f"  not built (optional): {o.name}: {o.reason}")
+    if result.only:
+        left_out = [o.name for o in result.sources if o.status == "not_selected"]
+        lines.append(f"  built only {', '.join(result.only)} (--only); not selected: {', '.join(left_out) or 'none'}")
+    for o in result.sources + result.test_sets:
+        if o.status == "unavailable":
+            lines.append(f"  not built (optional): {o.name}: {o.reason}")
     return "\n".join(lines)

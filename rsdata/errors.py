@@ -8,7 +8,9 @@ meaning.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+from typing import Iterable
 
 # Reasons a record (one source image) can be rejected. Stable identifiers: they appear in build reports and cards.
 MALFORMED_LINE = "malformed_line"
@@ -94,3 +96,23 @@ class RecordError(RsdataError):
 
 def _rebuild_record_error(path: str, message: str, reason: str, line: int | None) -> RecordError:
     return RecordError(path, message, reason=reason, line=line)
+
+
+def close_names(name: str, choices: Iterable[str], count: int = 3) -> list[str]:
+    """The ``choices`` nearest to ``name``, best first: those equal to it but for case, then difflib's close
+    matches (compared case-insensitively, so ``DOTA`` finds ``dota``)."""
+    choices = list(dict.fromkeys(choices))
+    folded = {}
+    for choice in choices:
+        folded.setdefault(choice.casefold(), []).append(choice)
+    found = [c for c in choices if c.casefold() == name.casefold() and c != name]
+    for match in difflib.get_close_matches(name.casefold(), list(folded), n=count, cutoff=0.6):
+        found += [c for c in folded[match] if c not in found and c != name]
+    return found[:count]
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'dota'?)"`` (or ``'a' or 'b'``) for an unknown ``name``, or "" when nothing is close:
+    what every "unknown NAME" message appends right after the bad value."""
+    found = close_names(name, choices)
+    return f" (did you mean {' or '.join(repr(c) for c in found)}?)" if found else ""

@@ -166,6 +166,52 @@ def _check(recipe: DatasetRecipe, path: Path) -> None:
         raise RecipeError(f"{path}: format_options values must be text, got {dict(recipe.format_options)!r}")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Finding a recipe by name or path.
+# PLACEHOLDER (issue 14, item 2): a minimal resolver that reads the repository's recipes/ folder. The packaged-
+# recipe resolver (recipes shipped in the wheel) replaces find_recipe and recipe_names, keeping their signatures.
+
+#: Recipe kinds and the folder of ``recipes/`` holding each (corpus recipes sit beside the dataset recipes).
+RECIPE_FOLDERS = {"dataset": "datasets", "corpus": "datasets", "train": "train", "eval": "eval"}
+
+
+def _recipes_root() -> Path:
+    return Path(__file__).resolve().parent.parent / "recipes"
+
+
+def recipe_names(kind: str) -> list[str]:
+    """The names of the recipes of ``kind`` (``dataset``, ``corpus``, ``train`` or ``eval``) there are, sorted."""
+    folder = _recipes_root() / RECIPE_FOLDERS[_check_kind(kind)]
+    return sorted(path.stem for path in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def find_recipe(name_or_path: str | Path, kind: str) -> Path:
+    """The recipe file of ``name_or_path``: an existing file (or one ending in ``.yaml``/``.yml``, which must
+    exist), else a recipe of ``kind`` by name (``dior``, ``tiny-cpu``). An unknown name is a :class:`RecipeError`
+    with the names that come close."""
+    kind = _check_kind(kind)
+    text = str(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        raise RecipeError(f"{path}: no such recipe file")
+    candidate = _recipes_root() / RECIPE_FOLDERS[kind] / f"{text}.yaml"
+    if candidate.is_file():
+        return candidate
+    from rsdata.errors import did_you_mean
+
+    names = recipe_names(kind)
+    raise RecipeError(f"no {kind} recipe named {text!r}{did_you_mean(text, names)}; {kind} recipes: "
+                      f"{', '.join(names) or 'none'} (or give the path of a recipe file)")
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in RECIPE_FOLDERS:
+        raise ValueError(f"recipe kind {kind!r}: expected one of {', '.join(RECIPE_FOLDERS)}")
+    return kind
+
+
 def dataset_recipes(folder: str | Path) -> list[DatasetRecipe]:
     """Every ``*.yaml`` dataset recipe in ``folder``, sorted by file name (corpus recipes, ``kind: corpus``, are
     not dataset recipes and are left out)."""

@@ -28,14 +28,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from rsmodel.errors import OptionError, RsmodelError
 
+    from rsdata.verbosity import output_switches
+
+    quiet = getattr(args, "quiet", False)
+    if quiet:
+        args.progress = False
     try:
-        return args.run(args)
+        with output_switches(progress=getattr(args, "progress", True), quiet=quiet,
+                             transformers=hasattr(args, "progress")):
+            return args.run(args)
     except OptionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except RsmodelError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _add_progress_options(parser, what: str = "no progress bars") -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help=f"{what} (neither rsmodel's nor those of transformers, datasets and huggingface_hub)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors and the closing summary "
+                        "(implies --no-progress)")
 
 
 def _add_convert(commands) -> None:
@@ -76,13 +90,13 @@ def _add_train(commands) -> None:
         description="Train a transformers CLIPModel with the contrastive loss over the global batch, from a recipe "
                     "(recipes/train/*.yaml). Run the same command again to resume an interrupted run. Several "
                     "GPUs: torchrun --nproc_per_node N -m rsmodel train RECIPE.")
-    train.add_argument("recipe", metavar="RECIPE", help="training recipe YAML file")
+    train.add_argument("recipe", metavar="RECIPE", help="training recipe: a name (tiny-cpu) or a YAML file")
     train.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
                        help="set a recipe field by its dotted path, VALUE read as YAML (repeatable), e.g. "
                             "training.learning_rate=1e-4, data.path=user/corpus, data.sources.0.weight=2")
     train.add_argument("--output-dir", default=None, metavar="RUN_DIR",
                        help="the run folder (same as --override training.output_dir=RUN_DIR)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress_options(train)
     train.set_defaults(run=_run_train)
 
 
@@ -91,9 +105,9 @@ def _run_train(args: argparse.Namespace) -> int:
     from rsmodel.train_recipe import load_train_recipe
 
     overrides = list(args.override) + ([f"training.output_dir={args.output_dir}"] if args.output_dir else [])
-    recipe = load_train_recipe(args.recipe, overrides)
+    recipe = load_train_recipe(_find_recipe(args.recipe, "train"), overrides)
     try:
-        result = train(recipe, progress=not args.no_progress)
+        result = train(recipe, progress=args.progress, verbose=not args.quiet)
     finally:
         _leave_process_group()
     if int(os.environ.get("RANK", "0")) == 0:
@@ -105,6 +119,14 @@ def _run_train(args: argparse.Namespace) -> int:
               f"{result.runtime_s:.1f} s{'; skipped rows: ' + skipped if skipped else ''}; model and processor in "
               f"{result.run_dir} (CLIPModel.from_pretrained)")
     return 0
+
+
+def _find_recipe(name_or_path: str, kind: str):
+    """A training recipe or suite from its name (``tiny-cpu``, ``remoteclip``) or file."""
+    from rsmodel.api import _find
+    from rsdata.recipe import find_recipe
+
+    return _find(name_or_path, kind, find_recipe)
 
 
 def _leave_process_group() -> None:
@@ -167,8 +189,8 @@ def _add_eval(commands) -> None:
                     "are computed once per (model, dataset split, preprocessing) and cached; every task reads the "
                     "cache. Writes OUT/<dataset>/<task>.json per result and OUT/summary.md, and prints the table.")
     evaluate.add_argument("model", metavar="MODEL", nargs="?", help="CLIPModel folder or Hub model id (USER/NAME)")
-    evaluate.add_argument("--suite", default="recipes/eval/remoteclip.yaml", metavar="FILE",
-                          help="evaluation suite YAML (default: recipes/eval/remoteclip.yaml)")
+    evaluate.add_argument("--suite", default="remoteclip", metavar="NAME_OR_FILE",
+                          help="evaluation suite: a name (remoteclip, demo) or a YAML file (default: remoteclip)")
     evaluate.add_argument("--tasks", action="append", default=[], metavar="T1,T2",
                           help="only these tasks (comma-separated, repeatable; see --list)")
     evaluate.add_argument("--datasets", action="append", default=[], metavar="D1,D2",
@@ -192,7 +214,7 @@ def _add_eval(commands) -> None:
                           help="skip (and count) datasets whose folder or Hub repo is not available, and tasks "
                                "whose split the dataset lacks, instead of stopping; the skips are listed in the "
                                "summary")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars or per-task lines")
+    _add_progress_options(evaluate, "no progress bars or per-task lines")
     evaluate.add_argument("--list", action="store_true", help="list the tasks and the suite's datasets, and exit")
     evaluate.set_defaults(run=_run_eval)
 
@@ -218,7 +240,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from rsmodel.eval import EvalOptions, evaluate, list_tasks, load_suite
     from rsmodel.eval.sources import parse_dataset_override
 
-    suite = load_suite(args.suite, args.override)
+    suite = load_suite(_find_recipe(args.suite, "eval"), args.override)
     if args.list:
         print("tasks:")
         for task in list_tasks():
@@ -235,7 +257,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                           output=Path(args.output) if args.output else None,
                           cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
                           revision=args.revision, skip_unavailable=args.skip_unavailable,
-                          progress=not args.no_progress, on_result=None if args.no_progress else _print_result)
+                          progress=args.progress, on_result=_print_result if args.progress else None)
     summary = evaluate(args.model, suite, options)
     if summary.table:
         print(summary.table, end="")
@@ -259,7 +281,7 @@ def _add_publish(commands) -> None:
     publish.add_argument("--model-name", metavar="NAME", help="the name in the card (default: the repo's name)")
     publish.add_argument("--license", metavar="ID", help="licence id for the card metadata, e.g. apache-2.0")
     publish.add_argument("--dry-run", metavar="DIR", help="write the exact upload tree to DIR and upload nothing")
-    publish.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    _add_progress_options(publish)
     publish.set_defaults(run=_run_publish)
 
 

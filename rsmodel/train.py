@@ -54,7 +54,9 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
+import types
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -198,8 +200,10 @@ class _RunCallback(TrainerCallback):
 
 # ---------------------------------------------------------------------------------------------------- train()
 
-def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), progress: bool = True) -> TrainResult:
-    """Run ``recipe`` (resuming its run folder when it holds an unfinished run of the same recipe)."""
+def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), progress: bool = True,
+          verbose: bool = True) -> TrainResult:
+    """Run ``recipe`` (resuming its run folder when it holds an unfinished run of the same recipe). ``progress``:
+    the Trainer's progress bar; ``verbose``: the run's plan and, without the bar, the logged values printed."""
     from transformers import TrainingArguments
 
     # 1. Processes and batch sizes: the contrastive batch is per-device batch x processes.
@@ -283,7 +287,12 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
                                  processing_class=processor, callbacks=[run_callback, *callbacks],
                                  normalizer=normalizer, samples_per_step=samples_per_step, epoch_size=epoch_size)
     run_callback.trainer = trainer
-    _announce(args, recipe, sources, samples_per_step, per_device, world_size, epoch_size, resume_from)
+    if verbose:
+        _announce(args, recipe, sources, samples_per_step, per_device, world_size, epoch_size, resume_from)
+    else:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # without the bar, Trainer prints every log; the record keeps them
 
     # 6. Train.
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -453,3 +462,17 @@ def _versions() -> dict[str, str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+class _CallableModule(types.ModuleType):
+    """This module is ``rsmodel.train``, the name of the API function too: importing the module sets the package's
+    attribute to it, so the module calls :func:`rsmodel.api.train` (a recipe name or path, overrides; returns a
+    :class:`~rsmodel.api.TrainRun`). :func:`train` above is the Trainer-level function taking a ``TrainRecipe``."""
+
+    def __call__(self, *args, **kwargs):
+        from rsmodel.api import train as api_train
+
+        return api_train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -245,7 +245,7 @@ def test_bad_options_are_usage_errors(dota_source, tmp_path, capsys):
     assert "--num-proc must be at least 1" in capsys.readouterr().err
     assert main(["convert", "nosuch", str(dota_source), str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
-    assert "unknown format 'nosuch'; known formats: " in error and "dota" in error
+    assert "unknown format or dataset recipe 'nosuch'; known formats: " in error and "dota" in error
     assert convert(dota_source, tmp_path / "o", "-o", "labels") == 2
 
 

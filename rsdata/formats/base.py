@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 from rsdata import errors
 from rsdata.captions.b2c import RULE_ID as B2C_RULE
-from rsdata.errors import OptionError, RecordError, SourceLayoutError
+from rsdata.errors import OptionError, RecordError, SourceLayoutError, did_you_mean
 from rsdata.images import DEFAULT_MAX_PIXELS, check_pixels, check_plausible_size
 from rsdata.records import Description, ImageRecord, NothingToDescribe, ObjectAnnotation
 
@@ -286,7 +286,8 @@ def get_format(name: str) -> type[SourceFormat]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise OptionError(f"unknown format {name!r}; known formats: {', '.join(sorted(_REGISTRY))}") from None
+        raise OptionError(f"unknown format {name!r}{did_you_mean(name, _REGISTRY)}; known formats: "
+                          f"{', '.join(sorted(_REGISTRY))}") from None
 
 
 def available_formats() -> list[type[SourceFormat]]:
@@ -303,6 +304,29 @@ def hub_split_name(source_split: str) -> str:
     if not _SPLIT_NAME.match(name):
         raise OptionError(f"split {source_split!r} cannot be a dataset split name (letters, digits, '_' and '.')")
     return name
+
+
+def split_matches(asked: str, source_split: str) -> bool:
+    """Whether ``--split asked`` names the source split ``source_split``: as the source writes it (``val``), as
+    the output names it (``validation``, :data:`HUB_SPLIT_NAMES`), in any case (LoveDA's ``Train``)."""
+    def key(name: str) -> str:
+        return HUB_SPLIT_NAMES.get(name.casefold(), name.casefold())
+
+    return asked == source_split or key(asked) == key(source_split)
+
+
+def choose_splits(asked: Sequence[str] | None, found: Sequence[str], where: Path | str) -> list[str]:
+    """The splits of ``found`` (source names, in their order) that ``asked`` names (:func:`split_matches`; every
+    split when ``asked`` is empty); a name matching none is an :class:`OptionError` naming ``where`` and the
+    splits found. The one place ``--split`` is matched, so every format accepts the same names."""
+    if not asked:
+        return list(found)
+    missing = [name for name in asked if not any(split_matches(name, split) for split in found)]
+    if missing:
+        hint = did_you_mean(missing[0], found) if len(missing) == 1 else ""
+        raise OptionError(f"split(s) {', '.join(missing)} not found in {where}{hint}; found: "
+                          f"{', '.join(found) or 'none'}")
+    return [split for split in found if any(split_matches(name, split) for name in asked)]
 
 
 def find_split_folders(root: Path, images_dir: str, splits: Sequence[str] | None) -> list[tuple[str, Path]]:
@@ -323,12 +347,7 @@ def find_split_folders(root: Path, images_dir: str, splits: Sequence[str] | None
         raise SourceLayoutError(
             f"no '{images_dir}/' folder in {root} nor in any of its sub-folders; expected <root>/{images_dir}/ or "
             f"<root>/<split>/{images_dir}/ (for example train/{images_dir}/)")
-    if splits:
-        missing = [s for s in splits if s not in found]
-        if missing:
-            raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)}")
-        found = [s for s in found if s in splits]
-    return [(name, root / name) for name in found]
+    return [(name, root / name) for name in choose_splits(splits, found, root)]
 
 
 def index_images(folder: Path) -> dict[str, Path]:

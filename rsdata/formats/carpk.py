@@ -43,6 +43,7 @@ from rsdata.formats.base import (
     IMAGE_SUFFIXES,
     SourceFormat,
     SourceItem,
+    choose_splits,
     index_annotations,
     index_images,
     paired_items,
@@ -115,11 +116,7 @@ class CarpkFormat(SourceFormat):
         if not lists:
             raise SourceLayoutError(f"no split list (*.txt) in {sets_dir}; expected train.txt and test.txt holding "
                                     "image names, one a line")
-        if splits:
-            missing = [s for s in splits if s not in lists]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {sets_dir}; found: {', '.join(lists)}")
-            lists = {name: path for name, path in lists.items() if name in splits}
+        lists = {name: lists[name] for name in choose_splits(splits, list(lists), sets_dir)}
         return [(name, read_image_set(path)) for name, path in lists.items()]
 
     def parse(self, item: SourceItem) -> ImageRecord:

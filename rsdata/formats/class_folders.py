@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rsdata.errors import OptionError, SourceLayoutError
-from rsdata.formats.base import IMAGE_SUFFIXES, SourceFormat, SourceItem, file_signature, register_format
+from rsdata.formats.base import IMAGE_SUFFIXES, SourceFormat, SourceItem, choose_splits, file_signature, register_format
 from rsdata.records import NO_CAPTION_RULE, Description, ImageRecord, NothingToDescribe, Provenance
 
 LAYOUTS = ("auto", "classes", "splits")
@@ -107,15 +107,11 @@ class ClassFoldersFormat(SourceFormat):
         if not self.class_names:
             raise SourceLayoutError(f"no class folder in {root}: expected <root>/<Class>/<image> or "
                                     "<root>/<split>/<Class>/<image>")
-        found = list(by_split)
-        if splits:
-            missing = [s for s in splits if s not in found]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)}")
+        chosen = choose_splits(splits, list(by_split), root)
         self._class_of = {}
         items = []
         for split, classes in by_split.items():
-            if splits and split not in splits:
+            if split not in chosen:
                 continue
             for class_name in sorted(classes):
                 for path in classes[class_name]:

@@ -73,7 +73,7 @@ from typing import Any, Sequence
 
 from rsdata import errors
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
-from rsdata.formats.base import SourceFormat, SourceItem, register_format
+from rsdata.formats.base import SourceFormat, SourceItem, choose_splits, register_format
 from rsdata.records import ImageRecord, ObjectAnnotation, Provenance
 
 CROWD_CHOICES = ("drop", "keep")
@@ -298,13 +298,8 @@ class CocoFormat(SourceFormat):
         if len({split for split, _ in named}) != len(named):
             raise SourceLayoutError("two annotation files give the same split name: " + ", ".join(
                 f"{split}={path}" for split, path in named) + "; name the splits with -o annotations=SPLIT:PATH,...")
-        if splits:
-            names = [split for split, _ in named]
-            missing = [s for s in splits if s not in names]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(names)}")
-            named = [(split, path) for split, path in named if split in splits]
-        return named
+        chosen = choose_splits(splits, [split for split, _ in named], root)
+        return [(split, path) for split, path in named if split in chosen]
 
     def _images_folder(self, root: Path, split: str) -> Path:
         folder = root / self.options.images.replace("{split}", split)

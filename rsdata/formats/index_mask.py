@@ -93,9 +93,11 @@ from rsdata.formats.base import (
     IMAGE_SUFFIXES,
     SourceFormat,
     SourceItem,
+    choose_splits,
     file_signature,
     hub_split_name,
     register_format,
+    split_matches,
 )
 from rsdata.records import ImageRecord, ObjectAnnotation, Provenance
 
@@ -382,7 +384,7 @@ class MaskFormat(SourceFormat):
         found: dict[str | None, list[_Pair]] = {}
         for image_dir in image_dirs:
             above = image_dir.parent.relative_to(root).parts
-            if above and asked and above[0].casefold() not in asked:
+            if above and splits and not any(split_matches(name, above[0]) for name in splits):
                 continue  # a split not asked for
             mask_dir = image_dir.parent / options.masks
             if not mask_dir.is_dir() and (asked or not above):
@@ -407,10 +409,7 @@ class MaskFormat(SourceFormat):
                                   "most one --split to name it")
             found[splits[0] if splits else "train"] = found.pop(None) + found.get(splits[0] if splits else "train", [])
         elif splits:
-            missing = [s for s in splits if s.casefold() not in {n.casefold() for n in named}]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(named)}")
-            found = {s: found[s] for s in named if s.casefold() in asked}
+            found = {s: found[s] for s in choose_splits(splits, named, root)}
         pairs = []
         for split in sorted(found):
             hub_split_name(split)

@@ -77,6 +77,7 @@ from rsdata.formats.base import (
     IMAGE_SUFFIXES,
     SourceFormat,
     SourceItem,
+    choose_splits,
     file_signature,
     files_with_suffix,
     index_images,
@@ -383,11 +384,7 @@ class XmlSourceFormat(SourceFormat):
         if not lists:
             return None
         if splits:
-            missing = [s for s in splits if s not in lists]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {folder}; found: "
-                                  f"{', '.join(sorted(lists))}")
-            chosen = [s for s in sorted(lists) if s in splits]
+            chosen = choose_splits(splits, sorted(lists), folder)
         else:
             chosen = sorted(lists)
             if {"train", "val", "trainval"} <= set(lists):

@@ -62,7 +62,7 @@ from typing import Sequence
 
 from rsdata import errors
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
-from rsdata.formats.base import SourceFormat, SourceItem, file_signature, read_text_file, register_format
+from rsdata.formats.base import SourceFormat, SourceItem, choose_splits, file_signature, read_text_file, register_format
 from rsdata.records import HUMAN_RULE, ImageRecord, Provenance
 
 LAYOUTS = ("auto", "karpathy", "precomp")
@@ -121,14 +121,11 @@ class RsCaptionsFormat(SourceFormat):
         else:
             entries = read_precomp(root)
         found = sorted({entry.split for entry in entries})
-        if splits:
-            missing = [s for s in splits if s not in found]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)}")
+        chosen = choose_splits(splits, found, root)
         images_dir = self._images_dir(root)
         self._images = {}
         items = []
-        for split in (s for s in found if not splits or s in splits):
+        for split in chosen:
             for entry in (e for e in entries if e.split == split):
                 self._images[(split, entry.filename)] = entry
                 items.append(_item(root, images_dir, entry))

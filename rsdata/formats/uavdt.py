@@ -55,13 +55,7 @@ from pathlib import Path
 
 from rsdata import errors
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
-from rsdata.formats.base import (
-    SourceFormat,
-    SourceItem,
-    file_signature,
-    read_text_file,
-    register_format,
-)
+from rsdata.formats.base import SourceFormat, SourceItem, choose_splits, file_signature, read_text_file, register_format
 from rsdata.formats.boxlines import parse_coordinate
 from rsdata.records import ImageRecord, ObjectAnnotation, Provenance
 
@@ -161,12 +155,9 @@ class UavdtFormat(SourceFormat):
             return {sequence: splits[0] if splits else "train" for sequence in sequences}
         split_of = {sequence: "test" if sequence in TEST_SEQUENCES else "train" for sequence in sequences}
         if splits:
-            found = sorted(set(split_of.values()))
-            missing = [s for s in splits if s not in found]
-            if missing:
-                raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {', '.join(found)} "
-                                  "(with -o split_by=benchmark the splits are train and test)")
-            split_of = {sequence: split for sequence, split in split_of.items() if split in splits}
+            chosen = choose_splits(splits, sorted(set(split_of.values())),
+                                   f"{root} (with -o split_by=benchmark the splits are train and test)")
+            split_of = {sequence: split for sequence, split in split_of.items() if split in chosen}
         return split_of
 
     def parse(self, item: SourceItem) -> ImageRecord:

@@ -58,6 +58,7 @@ from rsdata.formats.base import (
     paired_items,
     read_text_file,
     register_format,
+    split_matches,
 )
 from rsdata.formats.boxlines import parse_coordinate
 from rsdata.records import ImageRecord, ObjectAnnotation, Provenance
@@ -129,10 +130,10 @@ class VisDroneDetFormat(SourceFormat):
         found = [(split_name(folder.name), folder) for _, folder in find_split_folders(root, self.options.images, None)]
         if not splits:
             return found
-        wanted = set(splits)
-        chosen = [(name, folder) for name, folder in found if name in wanted or folder.name in wanted]
-        known = {name for name, _ in found} | {folder.name for _, folder in found}
-        missing = [s for s in splits if s not in known]
+        chosen = [(name, folder) for name, folder in found
+                  if any(split_matches(s, name) or split_matches(s, folder.name) for s in splits)]
+        missing = [s for s in splits if not any(split_matches(s, name) or split_matches(s, folder.name)
+                                                for name, folder in found)]
         if missing:
             names = ", ".join(f"{name} ({folder.name})" for name, folder in found)
             raise OptionError(f"split(s) {', '.join(missing)} not found in {root}; found: {names}")

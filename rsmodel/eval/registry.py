@@ -18,6 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from rsdata.errors import did_you_mean
 from rsmodel.errors import OptionError
 
 # Dataset kinds (contract 1): the columns each kind must have.
@@ -102,5 +103,5 @@ def list_tasks() -> list[Task]:
 def get_task(name: str) -> Task:
     tasks = {task.name: task for task in list_tasks()}
     if name not in tasks:
-        raise OptionError(f"unknown task {name!r}; tasks: {', '.join(tasks)}")
+        raise OptionError(f"unknown task {name!r}{did_you_mean(name, tasks)}; tasks: {', '.join(tasks)}")
     return tasks[name]

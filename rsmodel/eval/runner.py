@@ -27,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from rsdata.errors import did_you_mean
 from rsmodel.errors import EvalDatasetError, OptionError
 from rsmodel.eval.embeddings import CacheStats, ClipEncoder, EmbeddingCache, default_cache_dir, texts_digest
 from rsmodel.eval.plots import INSTALL_HINT, matplotlib_available, write_plots
@@ -194,13 +195,14 @@ def _check_selection(suite: EvalSuite, options: EvalOptions) -> tuple[list[str],
     tasks = set(options.tasks or known_tasks)
     unknown = sorted(tasks - set(known_tasks))
     if unknown:
-        raise OptionError(f"--tasks: unknown task(s) {', '.join(unknown)}; tasks: {', '.join(known_tasks)}")
+        raise OptionError(f"--tasks: unknown task(s) {', '.join(unknown)}{did_you_mean(unknown[0], known_tasks)}; "
+                          f"tasks: {', '.join(known_tasks)}")
     names = list(options.datasets or suite.datasets)
     for label, given in (("--datasets", names), ("--dataset", list(options.dataset_sources))):
         missing = [name for name in given if name not in suite.datasets]
         if missing:
-            raise OptionError(f"{label}: {', '.join(missing)} not in suite {suite.name}; its datasets: "
-                              f"{', '.join(suite.datasets)}")
+            raise OptionError(f"{label}: {', '.join(missing)}{did_you_mean(missing[0], suite.datasets)} not in suite "
+                              f"{suite.name}; its datasets: {', '.join(suite.datasets)}")
     chosen = [name for name in suite.datasets if name in names]
     if not any(task in tasks for name in chosen for task in suite.datasets[name].tasks):
         offered = "; ".join(f"{name}: {', '.join(suite.datasets[name].tasks)}" for name in chosen)

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from rsdata.errors import did_you_mean
 from rsmodel.errors import SuiteError
 from rsmodel.eval.registry import DATASET_KINDS, list_tasks
 
@@ -175,7 +176,8 @@ def parse_suite(data: Mapping, path: Path | str = "<suite>") -> EvalSuite:
         raise SuiteError(f"{path}: field 'tasks' must be a mapping of task name to settings")
     unknown = sorted(set(raw_settings) - set(tasks))
     if unknown:
-        raise SuiteError(f"{path}: tasks: unknown task(s) {', '.join(unknown)}; tasks: {', '.join(tasks)}")
+        raise SuiteError(f"{path}: tasks: unknown task(s) {', '.join(unknown)}{did_you_mean(unknown[0], tasks)}; "
+                         f"tasks: {', '.join(tasks)}")
     settings = {name: typed(task.settings, raw_settings.get(name) or {}, path, f"tasks.{name}")
                 for name, task in tasks.items()}
     datasets_raw = data["datasets"]
@@ -207,7 +209,8 @@ def _parse_dataset(key: str, value: Any, tasks: Mapping, path: Path) -> SuiteDat
     names = _coerce(tuple[str, ...], value["tasks"], path, f"{where}.tasks")
     for task_name in names:
         if task_name not in tasks:
-            raise SuiteError(f"{path}: {where}.tasks: unknown task {task_name!r}; tasks: {', '.join(tasks)}")
+            raise SuiteError(f"{path}: {where}.tasks: unknown task {task_name!r}{did_you_mean(task_name, tasks)}; "
+                             f"tasks: {', '.join(tasks)}")
         if tasks[task_name].dataset_kind != kind:
             raise SuiteError(f"{path}: {where}.tasks: {task_name} needs a {tasks[task_name].dataset_kind} dataset, "
                              f"and this one is {kind}")

@@ -251,7 +251,7 @@ def test_unavailable_and_bad_datasets_are_reported(workspace, tmp_path, capsys):
     assert "aid (" in error and "a classification set needs columns image, label, class_name; missing label, " \
         "class_name" in error
     assert main(eval_args(workspace, tmp_path / "o3", tmp_path / "cache", "--tasks", "zero_shoot")) == 2
-    assert "unknown task(s) zero_shoot; tasks: zero_shot, linear_probe" in capsys.readouterr().err
+    assert "unknown task(s) zero_shoot (did you mean 'zero_shot'" in capsys.readouterr().err
     assert main(eval_args(workspace, tmp_path / "o3", tmp_path / "cache", "--datasets", "imagenet")) == 2
     assert "--datasets: imagenet not in suite remoteclip" in capsys.readouterr().err
     args = eval_args(workspace, tmp_path / "o3", tmp_path / "cache", "--tasks", "counting")

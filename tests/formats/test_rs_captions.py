@@ -139,8 +139,11 @@ def test_options_split_images_dir_and_layout(tmp_path):
     assert len(items) == 3
     with pytest.raises(OptionError, match="layout='json'"):
         fmt.from_option_strings({"layout": "json"})
-    with pytest.raises(OptionError, match="split\\(s\\) valid not found in .*; found: test, train, val"):
-        fmt.from_option_strings({"layout": "precomp"}).list_items(source, ["valid"])
+    with pytest.raises(OptionError, match="split\\(s\\) extra not found in .*; found: test, train, val"):
+        fmt.from_option_strings({"layout": "precomp"}).list_items(source, ["extra"])
+    # valid, val and validation all name the split written as validation
+    assert {item.split for item in fmt.from_option_strings({"layout": "precomp"}).list_items(source, ["valid"])} \
+        == {"val"}
     with pytest.raises(OptionError, match="must name a file inside"):
         fmt.from_option_strings({"json_file": "../x.json"}).list_items(source, None)
 
