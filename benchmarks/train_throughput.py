@@ -154,7 +154,7 @@ def run_rsmodel(dataset_dir: Path, model_config: dict, args, gpu: bool) -> float
 
     from transformers import TrainerCallback
 
-    from rsmodel.train import train
+    from rsmodel.training import train
     from rsmodel.train_recipe import recipe_from_dict
 
     run_dir = args.work_dir / "run-rsmodel"

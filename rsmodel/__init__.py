@@ -18,9 +18,7 @@ __all__ = ["EvalRun", "TrainRun", "evaluate", "train", "__version__"]
 def __getattr__(name: str):
     import importlib
 
-    if name == "train":  # the training module, callable as the API function (see rsmodel.train._CallableModule)
-        return importlib.import_module("rsmodel.train")
-    if name in ("evaluate", "TrainRun", "EvalRun"):
+    if name in ("train", "evaluate", "TrainRun", "EvalRun"):
         value = getattr(importlib.import_module("rsmodel.api"), name)
         globals()[name] = value
         return value

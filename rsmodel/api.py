@@ -3,8 +3,7 @@
 ``rsmodel.train("tiny-cpu", overrides={"data.path": "demo/dataset"})`` runs ``rsmodel train`` and returns a
 :class:`TrainRun`; ``rsmodel.evaluate(run.run_dir, suite="demo", datasets={"demo": "demo/dataset"})`` runs
 ``rsmodel eval`` and returns an :class:`EvalRun`. Both raise the :class:`~rsmodel.errors.RsmodelError` family
-where the command line prints ``error: ...``. (``rsmodel.train`` is also the name of the training module; the
-module is callable and calls :func:`train`, so ``rsmodel.train(...)`` works however it was imported.)
+where the command line prints ``error: ...``. The Trainer-level code is :mod:`rsmodel.training`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ class TrainRun:
 
     run_dir: Path  # CLIPModel.from_pretrained(run_dir), CLIPProcessor.from_pretrained(run_dir)
     recipe: Any  # the resolved rsmodel.train_recipe.TrainRecipe, overrides applied
-    result: Any  # rsmodel.train.TrainResult: global_step, train_loss, final_loss, logit_scale, throughput, skips
+    result: Any  # rsmodel.training.TrainResult: global_step, train_loss, final_loss, logit_scale, throughput, skips
     record: dict = field(default_factory=dict)  # the run record, as written to RUN_DIR/rsmodel_train.json
 
     @property
@@ -57,8 +56,8 @@ def train(recipe: Any, *, overrides: Mapping[str, Any] | Sequence[str] = (), out
     recipe. ``overrides``: ``{"training.max_steps": 20}`` (values as Python values) or ``["training.max_steps=20"]``
     (as ``--override``, VALUE read as YAML); ``output_dir``: the run folder (``training.output_dir``)."""
     from rsdata.recipe import find_recipe
-    from rsmodel.train import RUN_RECORD
-    from rsmodel.train import train as run
+    from rsmodel.training import RUN_RECORD
+    from rsmodel.training import train as run
     from rsmodel.train_recipe import TrainRecipe, load_train_recipe, recipe_from_dict
 
     given = _override_strings(overrides)

@@ -101,7 +101,7 @@ def _add_train(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from rsmodel.train import train
+    from rsmodel.training import train
     from rsmodel.train_recipe import load_train_recipe
 
     overrides = list(args.override) + ([f"training.output_dir={args.output_dir}"] if args.output_dir else [])

@@ -15,7 +15,7 @@ from transformers import TrainerCallback  # noqa: E402
 
 from rsmodel.cli import main  # noqa: E402
 from rsmodel.errors import OutputFolderError  # noqa: E402
-from rsmodel.train import CHECKPOINT_MARKER, RUN_RECORD, train  # noqa: E402
+from rsmodel.training import CHECKPOINT_MARKER, RUN_RECORD, train  # noqa: E402
 from rsmodel.train_recipe import load_train_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 from rsmodel.cli import main  # noqa: E402
 from rsmodel.datafolder import load_local_split  # noqa: E402
-from rsmodel.train import RUN_RECORD  # noqa: E402
+from rsmodel.training import RUN_RECORD  # noqa: E402
 from tests.test_train import TINY, tokenizer_available  # noqa: E402,F401 - a fixture
 from tests.test_train_data import coloured_rows, write_dataset  # noqa: E402
 

@@ -56,7 +56,7 @@ WORKER = textwrap.dedent("""\
     def main(out):
         import torch.distributed as dist
         from transformers import TrainingArguments
-        from rsmodel.train import ContrastiveTrainer
+        from rsmodel.training import ContrastiveTrainer
 
         world = int(os.environ.get("WORLD_SIZE", "1"))
         args = TrainingArguments(output_dir=os.path.join(out, f"args-{world}"), per_device_train_batch_size=8 // world,

@@ -54,9 +54,7 @@ import json
 import math
 import os
 import shutil
-import sys
 import time
-import types
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -462,17 +460,3 @@ def _versions() -> dict[str, str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-class _CallableModule(types.ModuleType):
-    """This module is ``rsmodel.train``, the name of the API function too: importing the module sets the package's
-    attribute to it, so the module calls :func:`rsmodel.api.train` (a recipe name or path, overrides; returns a
-    :class:`~rsmodel.api.TrainRun`). :func:`train` above is the Trainer-level function taking a ``TrainRecipe``."""
-
-    def __call__(self, *args, **kwargs):
-        from rsmodel.api import train as api_train
-
-        return api_train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
