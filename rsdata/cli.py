@@ -45,15 +45,16 @@ def _parser() -> argparse.ArgumentParser:
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
                                   "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
     convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
-                         "(recipes/datasets/NAME.yaml: its format, format options, caption names and licence); "
-                         "with --recipe, the output folder alone")
+                         "by name (see `rsdata recipes`) or file (its format, format options, caption names and "
+                         "licence). A name that is both is the format; recipe:NAME takes the recipe, format:NAME "
+                         "the format. With --recipe, the output folder alone")
     convert.add_argument("source", metavar="SOURCE", type=Path, nargs="?",
                          help="the source folder, as its publisher ships it")
     convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
                          "build to resume)")
-    convert.add_argument("--recipe", type=Path, metavar="FILE",
-                         help="build a corpus recipe (kind: corpus, e.g. recipes/datasets/remoteclip.yaml) into OUT: "
-                         "`rsdata convert --recipe FILE OUT [--sources DIR]`")
+    convert.add_argument("--recipe", metavar="NAME_OR_FILE",
+                         help="build a corpus recipe (kind: corpus; a name such as remoteclip, or a file) into OUT: "
+                         "`rsdata convert --recipe remoteclip OUT [--sources DIR]`")
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
                          "(default: the current folder)")
@@ -63,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
 
     formats = commands.add_parser("formats", help="list the source formats")
     formats.set_defaults(run=_run_formats)
+
+    recipes = commands.add_parser(
+        "recipes", help="list the dataset and corpus recipes shipped with rsclip, or print one",
+        description="Without NAME: every dataset and corpus recipe shipped with rsclip, one line each. With NAME: "
+        "that recipe's YAML. A recipe name goes wherever a recipe file does: `rsdata convert dior SOURCE OUT`, "
+        "`rsdata convert --recipe remoteclip OUT`.")
+    recipes.add_argument("name", metavar="NAME", nargs="?", help="print this recipe")
+    recipes.set_defaults(run=_run_recipes)
 
     demo = commands.add_parser("demo", help="generate a small synthetic DOTA source and convert it",
                                description="Write a clearly labelled synthetic DOTA-format source tree (about 50 "
@@ -130,13 +139,19 @@ def _run_convert(args: argparse.Namespace) -> int:
         return _push_after_convert(args, Path(args.format)) if status == 0 else status
     if args.source is None or args.output is None:
         raise OptionError("convert expects FORMAT SOURCE OUT (or --recipe FILE OUT for a corpus recipe)")
-    format_name, format_options, names, source_name, license = args.format, {}, None, None, None
+    from rsdata.formats import available_formats
+    from rsdata.recipes_index import format_or_recipe
+
+    target = format_or_recipe(args.format, [f.name for f in available_formats()])
+    if target.note:
+        print(f"note: {target.note}", file=sys.stderr)
+    format_name, format_options, names, source_name, license = target.format, {}, None, None, None
     closed_names = False
     recipe_options = {}  # the recipe's convert_options, then the command line's
-    if args.format.endswith((".yaml", ".yml")):
+    if target.recipe is not None:
         from rsdata.recipe import load_dataset_recipe
 
-        recipe = load_dataset_recipe(args.format)
+        recipe = load_dataset_recipe(target.recipe)
         format_name, format_options, names = recipe.format, dict(recipe.format_options), dict(recipe.names)
         closed_names = recipe.lists_classes
         source_name, license = recipe.name, recipe.license
@@ -179,6 +194,20 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
                           progress=args.progress, overwrite=args.overwrite,
                           allow_outside_links=args.allow_outside_links)
     print(corpus_summary(result))
+    return 0
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    from rsdata.recipes_index import UnknownRecipeError, format_listing, list_recipes, show_recipe
+
+    kinds = ("dataset", "corpus")
+    if args.name is None:
+        print(format_listing(list_recipes(kinds)))
+        return 0
+    try:
+        print(show_recipe(args.name, kinds), end="")
+    except UnknownRecipeError as error:
+        raise OptionError(str(error)) from None
     return 0
 
 

@@ -87,6 +87,16 @@ class DatasetRecipe:
         return CategoryVocabulary(self.names, closed=self.lists_classes)
 
 
+def resolve_recipe_file(path: str | Path, kinds: tuple[str, ...]) -> Path:
+    """``path`` itself, or the shipped recipe it names; an unknown name is a :class:`RecipeError`."""
+    from rsdata.recipes_index import UnknownRecipeError, resolve_recipe
+
+    try:
+        return resolve_recipe(path, kinds)
+    except UnknownRecipeError as error:
+        raise RecipeError(str(error)) from None
+
+
 def read_recipe_yaml(path: Path):
     """The parsed YAML of a recipe file; an unreadable file or invalid YAML is a :class:`RecipeError`."""
     import yaml
@@ -100,8 +110,9 @@ def read_recipe_yaml(path: Path):
 
 
 def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
-    """Read and check one dataset recipe; raise :class:`RecipeError` naming the file and field on any problem."""
-    path = Path(path)
+    """Read and check one dataset recipe, a file path or the name of a shipped recipe (``"dior"``, see
+    :mod:`rsdata.recipes_index`); raise :class:`RecipeError` naming the file and field on any problem."""
+    path = resolve_recipe_file(path, ("dataset", "corpus"))
     data = read_recipe_yaml(path)
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(data).__name__}")
