@@ -50,16 +50,17 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
                                   "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
-    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe, "
-                         "by name or file (recipes/datasets/NAME.yaml: its format, format options, caption names "
-                         "and licence; a name that is both is the format); with --recipe, the output folder alone")
+    convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
+                         "by name (see `rsdata recipes`) or file (its format, format options, caption names and "
+                         "licence). A name that is both is the format; recipe:NAME takes the recipe, format:NAME "
+                         "the format. With --recipe, the output folder alone")
     convert.add_argument("source", metavar="SOURCE", type=Path, nargs="?",
                          help="the source folder, as its publisher ships it")
     convert.add_argument("output", metavar="OUT", type=Path, nargs="?", help="the output folder (new, empty, or a "
                          "build to resume)")
-    convert.add_argument("--recipe", metavar="FILE",
-                         help="build a corpus recipe (kind: corpus; a file or a name, e.g. remoteclip) into OUT: "
-                         "`rsdata convert --recipe FILE OUT [--sources DIR]`")
+    convert.add_argument("--recipe", metavar="NAME_OR_FILE",
+                         help="build a corpus recipe (kind: corpus; a name such as remoteclip, or a file) into OUT: "
+                         "`rsdata convert --recipe remoteclip OUT [--sources DIR]`")
     convert.add_argument("--sources", type=Path, metavar="DIR", default=Path("."),
                          help="with --recipe: the folder holding one folder per source, named as in the recipe "
                          "(default: the current folder)")
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                                   "specification (layout, annotations, options, splits).")
     formats.add_argument("name", metavar="NAME", nargs="?", help="a format (e.g. index_mask)")
     formats.set_defaults(run=_run_formats)
+
+    recipes = commands.add_parser(
+        "recipes", help="list the dataset and corpus recipes shipped with rsclip, or print one",
+        description="Without NAME: every dataset and corpus recipe shipped with rsclip, one line each. With NAME: "
+        "that recipe's YAML. A recipe name goes wherever a recipe file does: `rsdata convert dior SOURCE OUT`, "
+        "`rsdata convert --recipe remoteclip OUT`.")
+    recipes.add_argument("name", metavar="NAME", nargs="?", help="print this recipe")
+    recipes.set_defaults(run=_run_recipes)
 
     demo = commands.add_parser("demo", help="generate a small synthetic DOTA source and convert it",
                                description="Write a clearly labelled synthetic DOTA-format source tree (about 50 "
@@ -171,7 +180,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             raise OptionError(f"-o expects KEY=VALUE, got {pair!r}")
         format_options[key] = value
     format_name, format_options, options = conversion(
-        **_format_or_recipe(args.format), format_options=format_options,
+        **_format_or_recipe(args.format, quiet=getattr(args, "quiet", False)), format_options=format_options,
         splits=args.splits, limit=args.limit, seed=args.seed, max_side=args.max_side,
         allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format, verify=args.verify,
         max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile, tile_overlap=args.overlap,
@@ -183,24 +192,28 @@ def _run_convert(args: argparse.Namespace) -> int:
     return _push_after_convert(args, result.output)
 
 
-def _format_or_recipe(text: str) -> dict[str, str]:
-    """FORMAT on the command line: a recipe file, a format, or else a dataset recipe's name."""
+def _format_or_recipe(text: str, quiet: bool = False) -> dict[str, str]:
+    """FORMAT on the command line, by the one rule of :func:`rsdata.recipes_index.format_or_recipe` (a bare name
+    is the format when there is one, else the dataset recipe; ``format:NAME`` / ``recipe:NAME`` choose), said on
+    stderr when a name was looked up; an unknown name lists the close formats and recipes."""
+    from rsdata.errors import close_names
     from rsdata.formats import available_formats
-    from rsdata.recipe import RecipeError, find_recipe, recipe_names
+    from rsdata.recipe import recipe_names
+    from rsdata.recipes_index import UnknownRecipeError, format_or_recipe
 
     formats = [source_format.name for source_format in available_formats()]
-    if text.endswith((".yaml", ".yml")):
-        return {"recipe": text}
-    if text in formats:
-        return {"format": text}
     try:
-        return {"recipe": str(find_recipe(text, "dataset"))}
-    except RecipeError:
-        pass
-    from rsdata.errors import close_names
-
-    hints = [f"format {name!r}" for name in close_names(text, formats)]
-    hints += [f"recipe {name!r}" for name in close_names(text, recipe_names("dataset"))]
+        target = format_or_recipe(text, formats)
+    except UnknownRecipeError as error:
+        raise OptionError(str(error)) from None
+    if target.note and not quiet:
+        print(f"note: {target.note}", file=sys.stderr)
+    if target.recipe is not None:
+        return {"recipe": str(target.recipe)}
+    if target.format in formats:
+        return {"format": target.format}
+    hints = [f"format {name!r}" for name in close_names(target.format, formats)]
+    hints += [f"recipe {name!r}" for name in close_names(target.format, recipe_names("dataset"))]
     raise OptionError(f"unknown format or dataset recipe {text!r}"
                       + (f" (did you mean {' or '.join(hints)}?)" if hints else "")
                       + f"; known formats: {', '.join(formats)}; or a dataset recipe: its name "
@@ -234,6 +247,20 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
                           only=[name for text in args.only for name in text.split(",") if name],
                           allow_missing=args.allow_missing)
     print(corpus_summary(result))
+    return 0
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    from rsdata.recipes_index import UnknownRecipeError, format_listing, list_recipes, show_recipe
+
+    kinds = ("dataset", "corpus")
+    if args.name is None:
+        print(format_listing(list_recipes(kinds)))
+        return 0
+    try:
+        print(show_recipe(args.name, kinds), end="")
+    except UnknownRecipeError as error:
+        raise OptionError(str(error)) from None
     return 0
 
 

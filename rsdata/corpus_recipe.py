@@ -50,7 +50,7 @@ from typing import Any, Mapping
 
 from rsdata.dedup import DEFAULT_RULE, RULES
 from rsdata.errors import RsdataError
-from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml
+from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml, resolve_recipe_file
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Conversion options a corpus source may set (the rest are the corpus's: seed, names, licence, source name).
@@ -124,8 +124,9 @@ def is_corpus_recipe(path: str | Path) -> bool:
 
 
 def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
-    """Read and check a corpus recipe and the dataset recipes it names (looked up beside it)."""
-    path = Path(path)
+    """Read and check a corpus recipe, a file path or the name of a shipped one (``"remoteclip"``), and the dataset
+    recipes it names (looked up beside it)."""
+    path = resolve_recipe_file(path, ("corpus",))
     data = read_recipe_yaml(path)
     check = _Checker(path)
     data = check.mapping(data, "the recipe",

@@ -88,6 +88,16 @@ class DatasetRecipe:
         return CategoryVocabulary(self.names, closed=self.lists_classes)
 
 
+def resolve_recipe_file(path: str | Path, kinds: tuple[str, ...]) -> Path:
+    """``path`` itself, or the shipped recipe it names; an unknown name is a :class:`RecipeError`."""
+    from rsdata.recipes_index import UnknownRecipeError, resolve_recipe
+
+    try:
+        return resolve_recipe(path, kinds)
+    except UnknownRecipeError as error:
+        raise RecipeError(str(error)) from None
+
+
 def read_recipe_yaml(path: Path):
     """The parsed YAML of a recipe file; an unreadable file or invalid YAML is a :class:`RecipeError`."""
     import yaml
@@ -101,8 +111,9 @@ def read_recipe_yaml(path: Path):
 
 
 def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
-    """Read and check one dataset recipe; raise :class:`RecipeError` naming the file and field on any problem."""
-    path = Path(path)
+    """Read and check one dataset recipe, a file path or the name of a shipped recipe (``"dior"``, see
+    :mod:`rsdata.recipes_index`); raise :class:`RecipeError` naming the file and field on any problem."""
+    path = resolve_recipe_file(path, ("dataset", "corpus"))
     data = read_recipe_yaml(path)
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(data).__name__}")
@@ -168,48 +179,28 @@ def _check(recipe: DatasetRecipe, path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Finding a recipe by name or path.
-# PLACEHOLDER (issue 14, item 2): a minimal resolver that reads the repository's recipes/ folder. The packaged-
-# recipe resolver (recipes shipped in the wheel) replaces find_recipe and recipe_names, keeping their signatures.
-
-#: Recipe kinds and the folder of ``recipes/`` holding each (corpus recipes sit beside the dataset recipes).
-RECIPE_FOLDERS = {"dataset": "datasets", "corpus": "datasets", "train": "train", "eval": "eval"}
-
-
-def _recipes_root() -> Path:
-    return Path(__file__).resolve().parent.parent / "recipes"
-
-
 def recipe_names(kind: str) -> list[str]:
-    """The names of the recipes of ``kind`` (``dataset``, ``corpus``, ``train`` or ``eval``) there are, sorted."""
-    folder = _recipes_root() / RECIPE_FOLDERS[_check_kind(kind)]
-    return sorted(path.stem for path in folder.glob("*.yaml")) if folder.is_dir() else []
+    """The names of the shipped recipes of ``kind`` (``dataset``, ``corpus``, ``train`` or ``eval``), sorted."""
+    from rsdata.recipes_index import recipe_names as shipped
+
+    return shipped(kind)
 
 
 def find_recipe(name_or_path: str | Path, kind: str) -> Path:
-    """The recipe file of ``name_or_path``: an existing file (or one ending in ``.yaml``/``.yml``, which must
-    exist), else a recipe of ``kind`` by name (``dior``, ``tiny-cpu``). An unknown name is a :class:`RecipeError`
+    """The recipe file of ``name_or_path``: a path (a ``/`` or a ``.yaml`` ending, which must exist), else the
+    shipped recipe of ``kind`` by name (:mod:`rsdata.recipes_index`); an unknown name is a :class:`RecipeError`
     with the names that come close."""
-    kind = _check_kind(kind)
-    text = str(name_or_path)
-    path = Path(text)
-    if path.is_file():
-        return path
-    if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
-        raise RecipeError(f"{path}: no such recipe file")
-    candidate = _recipes_root() / RECIPE_FOLDERS[kind] / f"{text}.yaml"
-    if candidate.is_file():
-        return candidate
     from rsdata.errors import did_you_mean
+    from rsdata.recipes_index import UnknownRecipeError, resolve_recipe
 
-    names = recipe_names(kind)
-    raise RecipeError(f"no {kind} recipe named {text!r}{did_you_mean(text, names)}; {kind} recipes: "
-                      f"{', '.join(names) or 'none'} (or give the path of a recipe file)")
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in RECIPE_FOLDERS:
-        raise ValueError(f"recipe kind {kind!r}: expected one of {', '.join(RECIPE_FOLDERS)}")
-    return kind
+    try:
+        path = resolve_recipe(name_or_path, (kind,))
+    except UnknownRecipeError as error:
+        raise RecipeError(f"no {kind} recipe named {str(name_or_path)!r}"
+                          f"{did_you_mean(str(name_or_path), recipe_names(kind))}: {error}") from None
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    return path
 
 
 def dataset_recipes(folder: str | Path) -> list[DatasetRecipe]:

@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_eval(commands)
     _add_publish(commands)
     _add_compare(commands)
+    _add_recipes(commands)
     args = parser.parse_args(argv)
     from rsmodel.errors import OptionError, RsmodelError
 
@@ -71,8 +72,8 @@ def _add_convert(commands) -> None:
                                "RemoteCLIP/GeoRSCLIP are fine-tunes of OpenAI CLIP; gelu otherwise. Use gelu for "
                                "models trained from scratch with open_clip under a plain arch name")
     openclip.add_argument("--tokenizer", default=None, metavar="PATH",
-                          help="CLIP tokenizer folder or bpe_simple_vocab_16e6.txt.gz (default: the vocabulary "
-                               "shipped in the installed open_clip package)")
+                          help="CLIP tokenizer folder or bpe_simple_vocab_16e6.txt.gz (default: CLIP's BPE "
+                               "vocabulary, shipped with rsmodel)")
     openclip.set_defaults(run=_run_convert_openclip)
     back = kinds.add_parser("to-openclip", help="CLIPModel folder -> open_clip state dict + open_clip_config.json")
     back.add_argument("model", metavar="MODEL", help="CLIPModel folder (config.json + weights)")
@@ -88,9 +89,11 @@ def _add_train(commands) -> None:
     train = commands.add_parser(
         "train", help="train a CLIPModel from a training recipe (one process, or one per GPU under torchrun)",
         description="Train a transformers CLIPModel with the contrastive loss over the global batch, from a recipe "
-                    "(recipes/train/*.yaml). Run the same command again to resume an interrupted run. Several "
-                    "GPUs: torchrun --nproc_per_node N -m rsmodel train RECIPE.")
-    train.add_argument("recipe", metavar="RECIPE", help="training recipe: a name (tiny-cpu) or a YAML file")
+                    "(a name such as remoteclip-vit-b-32, see `rsmodel recipes`, or a YAML file). Run the same "
+                    "command again to resume an interrupted run. Several GPUs: torchrun --nproc_per_node N -m "
+                    "rsmodel train RECIPE.")
+    train.add_argument("recipe", metavar="RECIPE", help="training recipe: a shipped recipe's name (see `rsmodel "
+                       "recipes`) or a YAML file (a path with a '/' or a .yaml ending)")
     train.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
                        help="set a recipe field by its dotted path, VALUE read as YAML (repeatable), e.g. "
                             "training.learning_rate=1e-4, data.path=user/corpus, data.sources.0.weight=2")
@@ -190,7 +193,8 @@ def _add_eval(commands) -> None:
                     "cache. Writes OUT/<dataset>/<task>.json per result and OUT/summary.md, and prints the table.")
     evaluate.add_argument("model", metavar="MODEL", nargs="?", help="CLIPModel folder or Hub model id (USER/NAME)")
     evaluate.add_argument("--suite", default="remoteclip", metavar="NAME_OR_FILE",
-                          help="evaluation suite: a name (remoteclip, demo) or a YAML file (default: remoteclip)")
+                          help="evaluation suite: a shipped suite's name (see `rsmodel recipes`) or a YAML file "
+                               "(default: remoteclip, the RemoteCLIP protocols)")
     evaluate.add_argument("--tasks", action="append", default=[], metavar="T1,T2",
                           help="only these tasks (comma-separated, repeatable; see --list)")
     evaluate.add_argument("--datasets", action="append", default=[], metavar="D1,D2",
@@ -317,8 +321,9 @@ def _add_compare(commands) -> None:
     compare.add_argument("results", metavar="RESULT_DIR", nargs="+",
                          help="an rsmodel eval output folder, or a model folder with eval/ (NAME=DIR names it)")
     compare.add_argument("--paper", action="store_true", help="add the paper's numbers as extra rows")
-    compare.add_argument("--suite", default="recipes/eval/remoteclip.yaml", metavar="FILE",
-                         help="with --paper: the suite holding the paper's numbers (default: %(default)s)")
+    compare.add_argument("--suite", default="remoteclip", metavar="NAME_OR_FILE",
+                         help="with --paper: the suite holding the paper's numbers, a name or a file "
+                         "(default: %(default)s)")
     compare.add_argument("--out", metavar="DIR", help="write compare.md, compare.json and the plots here")
     compare.set_defaults(run=_run_compare)
 
@@ -332,6 +337,32 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.out:
         written = write_comparison(comparison, args.out)
         print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def _add_recipes(commands) -> None:
+    recipes = commands.add_parser(
+        "recipes", help="list the training recipes and evaluation suites shipped with rsclip, or print one",
+        description="Without NAME: every training recipe and evaluation suite shipped with rsclip, one line each. "
+                    "With NAME: its YAML. A name goes wherever a recipe file does: `rsmodel train tiny-cpu`, "
+                    "`rsmodel eval MODEL --suite remoteclip`.")
+    recipes.add_argument("name", metavar="NAME", nargs="?", help="print this recipe")
+    recipes.set_defaults(run=_run_recipes)
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    from rsdata.recipes_index import UnknownRecipeError, format_listing, list_recipes, show_recipe
+
+    from rsmodel.errors import OptionError
+
+    kinds = ("train", "eval")
+    if args.name is None:
+        print(format_listing(list_recipes(kinds)))
+        return 0
+    try:
+        print(show_recipe(args.name, kinds), end="")
+    except UnknownRecipeError as error:
+        raise OptionError(str(error)) from None
     return 0
 
 

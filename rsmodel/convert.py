@@ -509,19 +509,19 @@ def clip_bpe_vocab(bpe_path: str | Path) -> tuple[dict[str, int], list[tuple[str
     return {token: index for index, token in enumerate(tokens)}, pairs
 
 
+def shipped_bpe_vocab() -> Path:
+    """CLIP's ``bpe_simple_vocab_16e6.txt.gz`` as rsmodel ships it (``rsmodel/vocab/``, package data, MIT licence
+    of OpenAI CLIP in ``rsmodel/vocab/LICENSE``): the same bytes open_clip ships, so rsclip[model] needs no
+    open_clip to build the tokenizer."""
+    return Path(__file__).resolve().parent / "vocab" / BPE_VOCAB_FILE
+
+
 def load_tokenizer(source: str | Path | None, context_length: int = 77):
-    """A ``CLIPTokenizer``: from a tokenizer folder, a ``bpe_simple_vocab_16e6.txt.gz``, or (``None``) the BPE
-    vocabulary that the installed open_clip package ships."""
+    """A ``CLIPTokenizer``: from a tokenizer folder, a ``bpe_simple_vocab_16e6.txt.gz``, or (``None``) CLIP's BPE
+    vocabulary shipped with rsmodel (:func:`shipped_bpe_vocab`)."""
     from transformers import AutoTokenizer, CLIPTokenizer
 
-    if source is None:
-        package = openclip_package_dir()
-        if package is None or not (package / BPE_VOCAB_FILE).is_file():
-            raise OptionError("the CLIP tokenizer is built from open_clip's BPE vocabulary, and open_clip is not "
-                              f"installed: {OPENCLIP_INSTALL_HINT}, or pass --tokenizer with a CLIP tokenizer "
-                              "folder (vocab.json and merges.txt, or tokenizer.json) or a " + BPE_VOCAB_FILE)
-        source = package / BPE_VOCAB_FILE
-    source = Path(source)
+    source = Path(shipped_bpe_vocab() if source is None else source)
     if source.is_file():
         vocab, merges = clip_bpe_vocab(source)
         return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=context_length)

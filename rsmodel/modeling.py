@@ -7,10 +7,10 @@
 - ``config``: a fresh ``CLIPModel(CLIPConfig(**config))``, its weights initialised under ``torch.manual_seed(seed)``;
   its processor is CLIP's preprocessing at the config's image size (bicubic shortest-edge resize, centre crop,
   OpenAI mean and std) with the tokenizer named by ``tokenizer``: ``"openclip"`` (the real CLIP BPE tokenizer,
-  built from the vocabulary that open_clip_torch ships, see :func:`rsmodel.convert.load_tokenizer`), a tokenizer
-  folder, or a ``bpe_simple_vocab_16e6.txt.gz``. The text config's special token ids are set from the tokenizer
-  (so that the text tower pools at the first end-of-text token), and its vocabulary and positions must hold the
-  tokenizer's ids and ``max_text_length`` tokens.
+  built from CLIP's BPE vocabulary, the file open_clip ships, which rsmodel ships too: see
+  :func:`rsmodel.convert.load_tokenizer`), a tokenizer folder, or a ``bpe_simple_vocab_16e6.txt.gz``. The text
+  config's special token ids are set from the tokenizer (so that the text tower pools at the first end-of-text
+  token), and its vocabulary and positions must hold the tokenizer's ids and ``max_text_length`` tokens.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ A recipe says which model starts, on which data, with which augmentation and whi
         projection_dim: 16
         text_config: {hidden_size: 32, ...}
         vision_config: {image_size: 32, patch_size: 8, ...}
-      tokenizer: openclip               # config models only: "openclip" (the CLIP BPE vocabulary shipped with
-                                        # open_clip_torch), a tokenizer folder or a bpe_simple_vocab_16e6.txt.gz
+      tokenizer: openclip               # config models only: "openclip" (CLIP's BPE vocabulary, the file open_clip
+                                        # ships, shipped with rsmodel), a tokenizer folder or a bpe_simple_vocab_16e6.txt.gz
     data:
       path: corpus/remoteclip           # default for every source: a local folder or a Hub dataset repo id
       revision: null                    # default Hub revision of every source
@@ -167,8 +167,15 @@ class TrainRecipe:
 # ------------------------------------------------------------------------------------------------- loading
 
 def load_train_recipe(path: str | Path, overrides: Sequence[str] = ()) -> TrainRecipe:
-    """Read, override and check one training recipe; raise :class:`TrainRecipeError` naming the file and field."""
-    path = Path(path)
+    """Read, override and check one training recipe, a file path or the name of a shipped one
+    (``"remoteclip-vit-b-32"``, see :mod:`rsdata.recipes_index`); raise :class:`TrainRecipeError` naming the file
+    and field."""
+    from rsdata.recipes_index import UnknownRecipeError, resolve_recipe
+
+    try:
+        path = resolve_recipe(path, ("train",))
+    except UnknownRecipeError as error:
+        raise TrainRecipeError(str(error)) from None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

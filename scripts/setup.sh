@@ -29,10 +29,10 @@ if [[ ",$extras," == *",model,"* ]] && ! "$venv/bin/python" -c "import torch" 2>
 fi
 echo "setup: installing rsclip${extras:+[$extras]} into $venv" >&2
 "${pip[@]}" install -e ".${extras:+[$extras]}"
-if [[ ",$extras," == *",test,"* || ",$extras," == *",model,"* ]]; then
-  # open_clip ships the CLIP BPE vocabulary that rsmodel's tokenizers are built from (tiny recipes, checkpoint
-  # conversion), and the conversion tests compare against open_clip itself. Without --no-deps it would pull
-  # torchvision and timm, which break the CPU torch.
+if [[ ",$extras," == *",test,"* ]]; then
+  # The conversion and preprocessing tests compare against open_clip itself (rsmodel needs none of it: the CLIP
+  # BPE vocabulary ships inside rsmodel). Without --no-deps it would pull torchvision and timm, which break the
+  # CPU torch.
   "${pip[@]}" install --no-deps "open_clip_torch>=2.20"
 fi
 if ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; } \

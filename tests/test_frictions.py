@@ -165,9 +165,10 @@ def test_corpus_allow_missing_treats_every_source_as_optional(tmp_path, capsys):
 def test_rsdata_no_progress_and_quiet(dota_source, tmp_path, capfd):
     import datasets
 
-    assert main(["convert", "dota", str(dota_source), str(tmp_path / "a")]) == 0
+    # format:dota, explicitly the format: no note that the bare name is both a format and a recipe
+    assert main(["convert", "format:dota", str(dota_source), str(tmp_path / "a")]) == 0
     assert "convert" in capfd.readouterr().err  # the bar, when asked for
-    assert main(["convert", "dota", str(dota_source), str(tmp_path / "b"), "--no-progress"]) == 0
+    assert main(["convert", "format:dota", str(dota_source), str(tmp_path / "b"), "--no-progress"]) == 0
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out.startswith("Converted ")
     assert main(["demo", str(tmp_path / "demo"), "--num-images", "6", "--quiet"]) == 0

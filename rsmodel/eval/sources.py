@@ -262,6 +262,6 @@ def resolve_dataset(entry: SuiteDataset, data_root: Path, override: DatasetSourc
     folder = folder if folder.is_absolute() else data_root / folder
     if not folder.is_dir():
         raise EvalDatasetError(f"{entry.name}: no dataset folder {folder}; build it with rsdata convert (e.g. "
-                               f"`rsdata convert recipes/datasets/{entry.name}.yaml SOURCE {folder}`), or point "
+                               f"`rsdata convert recipe:{entry.name} SOURCE {folder}`), or point "
                                f"--data-root or --dataset {entry.name}=PATH_OR_REPO[@REV] at it")
     return ResolvedDataset(entry, source, str(folder.resolve()))

@@ -147,10 +147,16 @@ _DATASET_FIELDS = ("title", "kind", "tasks", "source", "splits", "reference", "r
 
 
 def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> EvalSuite:
-    """Read, check and return the suite in ``path`` with ``overrides`` (``KEY=VALUE``) applied."""
+    """Read, check and return the suite in ``path`` (a file path or the name of a shipped suite, ``"remoteclip"``,
+    see :mod:`rsdata.recipes_index`) with ``overrides`` (``KEY=VALUE``) applied."""
     import yaml
 
-    path = Path(path)
+    from rsdata.recipes_index import UnknownRecipeError, resolve_recipe
+
+    try:
+        path = resolve_recipe(path, ("eval",))
+    except UnknownRecipeError as error:
+        raise SuiteError(str(error)) from None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:

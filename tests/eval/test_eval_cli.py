@@ -238,7 +238,7 @@ def test_unavailable_and_bad_datasets_are_reported(workspace, tmp_path, capsys):
     assert main(args) == 1
     error = capsys.readouterr().err
     assert f"rsicd: no dataset folder {tmp_path / 'nowhere' / 'rsicd'}" in error
-    assert "rsdata convert recipes/datasets/rsicd.yaml SOURCE" in error
+    assert "rsdata convert recipe:rsicd SOURCE" in error
     assert main(args + ["--skip-unavailable"]) == 0
     printed = capsys.readouterr().out
     assert "skipped 2 datasets (rsicd: no dataset folder" in printed and "remotecount: no dataset folder" in printed
