@@ -9,7 +9,7 @@ folder that works offline, copied anywhere)::
                           selects filter the cards by split and by category (a few lines of inline script, no
                           network)
     images/<split>-<row>.png   each sampled image with its boxes drawn (Pillow), as the page shows it
-    contact_sheet.png     every sampled image as a thumbnail in a grid, labelled with its split and row
+    contact_sheet.png     every sampled image as a thumbnail in a grid, boxes and names drawn (rsdata.contact_sheet)
 
 The dataset is read the way a user reads it, ``datasets.load_dataset(OUT)``: an unfinished or empty build is
 refused with what to do next. Sampling is deterministic: the rows of the chosen splits (``split``) that have an
@@ -177,6 +177,8 @@ def show_dataset(dataset: str | Path, output: str | Path | None = None, *, split
     from datasets import Image as ImageFeature
     from PIL import Image
 
+    from rsdata.contact_sheet import contact_sheet as draw_contact_sheet
+
     folder = resolve_dataset_folder(dataset)
     splits = load_splits(folder)
     picks, candidates = sample_rows(splits, split=split, category=category, num=num, seed=seed)
@@ -190,7 +192,6 @@ def show_dataset(dataset: str | Path, output: str | Path | None = None, *, split
     records = [(name, row, raw[name][row]) for name, row in picks]
     colours = category_colours([obj["category"] for _, _, record in records for obj in record.get("objects") or []])
     result = ShowResult(folder, output, output / "index.html", output / "contact_sheet.png", candidates=candidates)
-    pictures = []
     for name, row, record in records:
         image = Image.open(io.BytesIO(record["image"]["bytes"]))
         objects = [{"category": obj["category"], "bbox": [round(float(v), 1) for v in obj["bbox"]],
@@ -198,14 +199,16 @@ def show_dataset(dataset: str | Path, output: str | Path | None = None, *, split
         drawn = draw_boxes(image, objects, colours)
         file = f"images/{name}-{row:05d}.png"
         drawn.save(output / file, "PNG")
-        pictures.append(drawn)
         captions = list(record.get("captions") or [])
         templates = list(record.get("caption_templates") or [])
         result.rows.append(SampledRow(
             split=name, row=row, image_file=file, image_path=record["image"].get("path"), size=image.size,
             captions=captions, templates=templates, caption_rule=record.get("caption_rule"), objects=objects,
             provenance={key: record[key] for key in PROVENANCE if record.get(key) is not None}))
-    contact_sheet(pictures, [f"{r.split} #{r.row}" for r in result.rows]).save(result.contact_sheet, "PNG")
+    sheet = draw_contact_sheet([{"image": record["image"], "objects": record.get("objects") or [],
+                            "class_name": record.get("class_name"), "count_category": record.get("count_category")}
+                           for _, _, record in records], columns=4, tile=THUMBNAIL)
+    sheet.save(result.contact_sheet, "PNG")
     result.html.write_text(gallery_html(result, colours, split=split, category=category, seed=seed),
                            encoding="utf-8")
     return result
@@ -220,25 +223,6 @@ def check_output(output: Path) -> None:
     if output.is_dir() and any(output.iterdir()) and not is_gallery:
         raise OptionError(f"-o {output}: the folder holds files that `rsdata show` did not write; choose a new or "
                           "empty folder")
-
-
-def contact_sheet(pictures: Sequence, labels: Sequence[str], *, cell: int = THUMBNAIL, columns: int = 4):
-    """One PNG-ready image: ``pictures`` as thumbnails in a grid of ``columns``, each labelled below."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.load_default(size=14)
-    label_height = 20
-    columns = max(1, min(columns, len(pictures)))
-    rows = max(1, -(-len(pictures) // columns))
-    sheet = Image.new("RGB", (columns * cell, rows * (cell + label_height)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for index, (picture, label) in enumerate(zip(pictures, labels)):
-        thumb = picture.copy()
-        thumb.thumbnail((cell - 4, cell - 4))
-        x, y = (index % columns) * cell, (index // columns) * (cell + label_height)
-        sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
-        draw.text((x + 4, y + cell + 2), label, fill="black", font=font)
-    return sheet
 
 
 _GALLERY_MARK = '<meta name="generator" content="rsdata show">'
