@@ -251,14 +251,10 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
 
 
 def _run_recipes(args: argparse.Namespace) -> int:
-    from rsdata.recipes_index import UnknownRecipeError, format_listing, list_recipes, show_recipe
+    from rsdata.recipes_index import UnknownRecipeError, recipes_command_text
 
-    kinds = ("dataset", "corpus")
-    if args.name is None:
-        print(format_listing(list_recipes(kinds)))
-        return 0
     try:
-        print(show_recipe(args.name, kinds), end="")
+        print(recipes_command_text(args.name, ("dataset", "corpus")), end="")
     except UnknownRecipeError as error:
         raise OptionError(str(error)) from None
     return 0

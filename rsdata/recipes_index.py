@@ -129,6 +129,15 @@ def show_recipe(name: str, kinds: Iterable[str]) -> str:
     return f"# {path}\n{path.read_text(encoding='utf-8')}"
 
 
+def recipes_command_text(name: str | None, kinds: Iterable[str]) -> str:
+    """What ``rsdata recipes [NAME]`` / ``rsmodel recipes [NAME]`` print: the listing of ``kinds``, or the recipe
+    ``name`` (:class:`UnknownRecipeError` when there is none)."""
+    kinds = tuple(kinds)
+    if name is None:
+        return format_listing(list_recipes(kinds)) + "\n"
+    return show_recipe(name, kinds)
+
+
 def _read(path: Path) -> dict:
     import yaml
 

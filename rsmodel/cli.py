@@ -351,16 +351,12 @@ def _add_recipes(commands) -> None:
 
 
 def _run_recipes(args: argparse.Namespace) -> int:
-    from rsdata.recipes_index import UnknownRecipeError, format_listing, list_recipes, show_recipe
+    from rsdata.recipes_index import UnknownRecipeError, recipes_command_text
 
     from rsmodel.errors import OptionError
 
-    kinds = ("train", "eval")
-    if args.name is None:
-        print(format_listing(list_recipes(kinds)))
-        return 0
     try:
-        print(show_recipe(args.name, kinds), end="")
+        print(recipes_command_text(args.name, ("train", "eval")), end="")
     except UnknownRecipeError as error:
         raise OptionError(str(error)) from None
     return 0
