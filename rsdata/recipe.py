@@ -19,6 +19,12 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
     names:                              # source label -> caption name: a singular, or {singular, plural}
       airplane: airplane                #   (class_folders: class folder -> prompt name, e.g. aGrass: grass)
       Expressway-Service-area: expressway service area
+    variants:                           # optional: the layouts the dataset circulates in (rsdata detect)
+      - name: mmrotate                  #   id; description, framework (publisher, mmrotate, mmsegmentation, ...)
+        description: ...
+        framework: mmrotate
+        match: ["train/labelTxt/*.txt"] #   globs relative to SOURCE, each must match; exclude: none may match
+        format_options: {labels: labelTxt}
     closed_names: true                  # optional (default true): names lists every class the dataset has, so a
                                         #   label outside it is unknown_class; false when names only renames some
     license: other                      # a Hub licence id
@@ -52,6 +58,64 @@ class RecipeError(RsdataError):
     """A recipe file is malformed: names the file, the field and what is accepted."""
 
 
+#: Frameworks whose copies of a dataset a recipe variant may describe.
+VARIANT_FRAMEWORKS = ("publisher", "mmrotate", "mmdetection", "mmsegmentation", "torchgeo", "DOTA_devkit",
+                      "yolo-obb", "kaggle", "huggingface", "other")
+
+
+@dataclass(frozen=True)
+class RecipeVariant:
+    """One layout a dataset circulates in (recipe field ``variants``, a list): how to recognise it in a source
+    folder and the format options that read it.
+
+    ``match``: glob patterns relative to SOURCE (``**`` allowed), each of which must match at least one file or
+    folder for the variant to apply; ``exclude``: patterns none of which may match (to tell apart variants whose
+    files overlap). ``format_options`` are applied over the recipe's own when the variant is taken.
+    """
+
+    name: str
+    description: str
+    framework: str
+    match: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    format_options: Mapping[str, str] = field(default_factory=dict)
+
+
+def _variants(path: Path, raw) -> tuple[RecipeVariant, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise RecipeError(f"{path}: field 'variants' must be a list of variants, got {raw!r}")
+    variants, names = [], set()
+    allowed = {f.name for f in dataclasses.fields(RecipeVariant)}
+    for number, entry in enumerate(raw):
+        where = f"{path}: variants[{number}]"
+        if not isinstance(entry, dict):
+            raise RecipeError(f"{where} must be a mapping, got {entry!r}")
+        unknown = sorted(set(entry) - allowed)
+        missing = sorted({"name", "description", "framework", "match"} - set(entry))
+        if unknown or missing:
+            raise RecipeError(f"{where}: unknown field(s) {unknown or 'none'}, missing {missing or 'none'}; fields: "
+                              f"{', '.join(sorted(allowed))}")
+        if entry["framework"] not in VARIANT_FRAMEWORKS:
+            raise RecipeError(f"{where}: framework {entry['framework']!r}; expected one of "
+                              f"{', '.join(VARIANT_FRAMEWORKS)}")
+        for key in ("match", "exclude"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or \
+                    (key == "match" and not value):
+                raise RecipeError(f"{where}: {key} must be a list of glob patterns, got {value!r}")
+        options = entry.get("format_options", {})
+        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+            raise RecipeError(f"{where}: format_options must map option names to text, got {options!r}")
+        if entry["name"] in names:
+            raise RecipeError(f"{where}: a second variant named {entry['name']!r}")
+        names.add(entry["name"])
+        variants.append(RecipeVariant(str(entry["name"]), str(entry["description"]), entry["framework"],
+                                      tuple(entry["match"]), tuple(entry.get("exclude", [])), dict(options)))
+    return tuple(variants)
+
+
 @dataclass(frozen=True)
 class DatasetRecipe:
     name: str
@@ -66,6 +130,7 @@ class DatasetRecipe:
     convert_options: Mapping[str, Any] = field(default_factory=dict)
     names: Mapping[str, Any] = field(default_factory=dict)
     closed_names: bool = True
+    variants: tuple = ()  # the layouts the dataset circulates in (RecipeVariant), detected by rsdata detect
     license_note: str = ""
     notes: str = ""
     path: Path | None = None
@@ -137,6 +202,8 @@ def load_dataset_recipe(path: str | Path) -> DatasetRecipe:
     for name in ("splits", "format_options", "convert_options", "names"):
         if name in data and not isinstance(data[name], dict):
             raise RecipeError(f"{path}: field {name!r} must be a mapping, got {data[name]!r}")
+    if "variants" in data:
+        data = {**data, "variants": _variants(path, data["variants"])}
     recipe = DatasetRecipe(**data, path=path)
     _check(recipe, path)
     return recipe
@@ -172,6 +239,11 @@ def _check(recipe: DatasetRecipe, path: Path) -> None:
         ConvertOptions(**recipe.convert_options).check()
     except RsdataError as error:
         raise RecipeError(f"{path}: convert_options: {error}") from None
+    for variant in recipe.variants:
+        try:
+            recipe.source_format().from_option_strings({**recipe.format_options, **variant.format_options})
+        except RsdataError as error:
+            raise RecipeError(f"{path}: variant {variant.name!r}: {error}") from None
     options = {k: str(v) for k, v in recipe.format_options.items()}
     if options != dict(recipe.format_options):
         raise RecipeError(f"{path}: format_options values must be text, got {dict(recipe.format_options)!r}")
