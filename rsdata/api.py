@@ -24,12 +24,14 @@ def convert(source: str | Path, output: str | Path, *, recipe: Any = None, forma
     :class:`~rsdata.recipe.DatasetRecipe`: format, format options, caption names, licence and its conversion
     settings) or a ``format`` (``"dota"``; see ``rsdata formats``). ``format_options`` are the format's own options
     (``-o KEY=VALUE``); ``options`` are :class:`~rsdata.build.ConvertOptions` fields (``splits=["val"]``,
-    ``limit=10``, ``tile=512``, ``on_error="skip"``, ``progress=False``, ...) and win over the recipe's.
+    ``limit=10``, ``tile=512``, ``on_error="skip"``, ``progress=False``, ...) and win over the recipe's. A recipe
+    with layout variants reads ``source`` with the options of the variant found there (:mod:`rsdata.detect`).
     """
     from rsdata.build import conversion, convert as run
 
     format_name, merged_format_options, convert_options = conversion(recipe=recipe, format=format,
-                                                                     format_options=format_options, **options)
+                                                                     format_options=format_options,
+                                                                     source=source, **options)
     return run(format_name, source, output, convert_options, merged_format_options)
 
 

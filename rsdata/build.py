@@ -147,14 +147,18 @@ def override_convert_options(base: Mapping[str, Any], override: Mapping[str, Any
     merged.update(override)
     return merged
 def conversion(*, recipe: Any = None, format: str | None = None, format_options: Mapping[str, Any] | None = None,
+               source: str | Path | None = None, say: Callable[[str], None] | None = None,
                **options: Any) -> tuple[str, dict[str, str], ConvertOptions]:
     """What :func:`convert` needs, from a dataset recipe or a format: ``(format name, format options, options)``.
 
     ``recipe`` is a :class:`~rsdata.recipe.DatasetRecipe`, a recipe name (``"dior"``) or the path of a recipe
     file; it gives the format, its options, the caption names (closed when the recipe lists every class), the
-    source name, the licence and its ``convert_options``. ``format_options`` and ``options``
-    (:class:`ConvertOptions` fields; ``None`` means unset) win over the recipe's. The one place a recipe is
-    unpacked: the command line and :func:`rsdata.convert` both come here.
+    source name, the licence and its ``convert_options``. When the recipe lists layout variants and ``source``
+    is given, the variant :func:`rsdata.detect.choose_variant` finds there adds its format options over the
+    recipe's, and ``say`` (when given) gets the line ``layout: VARIANT (FRAMEWORK)``, or a note listing the
+    variants when none matches. ``format_options`` and ``options`` (:class:`ConvertOptions` fields; ``None`` means
+    unset) win over the recipe's and the variant's. The one place a recipe is unpacked: the command line and
+    :func:`rsdata.convert` both come here.
     """
     if (recipe is None) == (format is None):
         raise OptionError("give a dataset recipe (recipe=NAME or PATH) or a format (format=NAME), not "
@@ -169,6 +173,17 @@ def conversion(*, recipe: Any = None, format: str | None = None, format_options:
             recipe = load_dataset_recipe(find_recipe(recipe, "dataset"))
         format = recipe.format
         merged_format_options.update(recipe.format_options)
+        if recipe.variants and source is not None:
+            from rsdata.detect import choose_variant
+
+            variant = choose_variant(recipe, source)
+            if variant is not None:
+                merged_format_options.update(variant.format_options)
+            if say is not None:
+                say(f"layout: {variant.name} ({variant.framework})" if variant is not None else
+                    f"note: {source} matches none of the layouts recipe {recipe.name} knows "
+                    f"({', '.join(v.name for v in recipe.variants)}; `rsdata detect {source}` says what each "
+                    "lacks); converting with the recipe's own format options")
         settings.update(recipe.convert_options)
         settings.update(names=dict(recipe.names), closed_names=recipe.lists_classes, source_name=recipe.name,
                         license=recipe.license, dataset_meta=DatasetMeta.from_recipe(recipe))

@@ -91,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     recipes.add_argument("name", metavar="NAME", nargs="?", help="print this recipe")
     recipes.set_defaults(run=_run_recipes)
 
+    detect = commands.add_parser(
+        "detect", help="say which dataset recipe and layout variant a source folder is, and how to convert it",
+        description="Inspect SOURCE (folder and file names, a few annotation files, image headers; no image is "
+        "decoded) and name the dataset recipe and layout variant it matches, with a confidence and how it was "
+        "computed, the command that converts it, the splits found and what is missing (images, splits, "
+        "annotations, a class table). Exit status 1 when no recipe variant matches, naming the closest.")
+    detect.add_argument("source", metavar="SOURCE", type=Path, help="the source folder")
+    detect.add_argument("--all", action="store_true", help="list every matching candidate, not only the best")
+    detect.add_argument("--json", action="store_true", help="print the whole detection as JSON")
+    detect.set_defaults(run=_run_detect)
+
     demo = commands.add_parser("demo", help="generate a small synthetic DOTA source and convert it",
                                description="Write a clearly labelled synthetic DOTA-format source tree (about 50 "
                                "images) to OUT/source and convert it to OUT/dataset.")
@@ -179,8 +190,10 @@ def _run_convert(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise OptionError(f"-o expects KEY=VALUE, got {pair!r}")
         format_options[key] = value
+    quiet = getattr(args, "quiet", False)
     format_name, format_options, options = conversion(
-        **_format_or_recipe(args.format, quiet=getattr(args, "quiet", False)), format_options=format_options,
+        **_format_or_recipe(args.format, quiet=quiet), format_options=format_options, source=args.source,
+        say=None if quiet else lambda line: print(line, file=sys.stderr),
         splits=args.splits, limit=args.limit, seed=args.seed, max_side=args.max_side,
         allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format, verify=args.verify,
         max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile, tile_overlap=args.overlap,
@@ -247,6 +260,19 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
                           only=[name for text in args.only for name in text.split(",") if name],
                           allow_missing=args.allow_missing)
     print(corpus_summary(result))
+    return 0
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    from rsdata.detect import NoLayoutMatched, detect
+
+    detection = detect(args.source)
+    if args.json:
+        print(detection.to_json())
+        return 0 if detection.best is not None else 1
+    if detection.best is None:
+        raise NoLayoutMatched(detection.no_match_message())
+    print(detection.text(all=args.all))
     return 0
 
 
