@@ -252,20 +252,86 @@ def parse_dior(root: Path, variant: str) -> Counter:
     return parse_voc(root, annotations, "ImageSets/Main")
 
 
+# ---- RemoteCount (DOTA's val split) ----------------------------------------------------------------------------
+
+def make_remotecount(root: Path, variant: str) -> None:
+    make_dota(root, variant)
+
+
+def parse_remotecount(root: Path, variant: str) -> Counter:
+    return Counter({key: n for key, n in parse_dota(root, variant).items() if key[0] == "val"})
+
+
+# ---- CARPK, PUCPR+ ---------------------------------------------------------------------------------------------
+
+CARPK_SPLITS = {"train": {"20160331_NTU_00001": 3, "20160331_NTU_00002": 1}, "test": {"20161225_TPZ_00001": 2}}
+
+
+def make_carpk(root: Path, variant: str) -> None:
+    data = root if variant == "publisher-data" else root / "data"
+    for split, images in CARPK_SPLITS.items():
+        write_text(data / "ImageSets" / f"{split}.txt", "\n".join(images))  # no newline after the last
+        for stem, n in images.items():
+            write_image(data / "Images" / f"{stem}.png")
+            write_text(data / "Annotations" / f"{stem}.txt",
+                       "".join(f"{x1} {y1} {x2 - 1} {y2 - 1} 1\n" for x1, y1, x2, y2 in boxes(n)))
+
+
+def parse_carpk(root: Path, variant: str) -> Counter:
+    data = root if variant == "publisher-data" else root / "data"
+    counts = Counter()
+    for listing in glob.glob(str(data / "ImageSets" / "*.txt")):
+        for stem in Path(listing).read_text().split():
+            lines = (data / "Annotations" / f"{stem}.txt").read_text().splitlines()
+            counts[(Path(listing).stem, "car")] += sum(1 for line in lines if line.split()[-1:] == ["1"])
+    return counts
+
+
+# ---- NWPU VHR-10 -----------------------------------------------------------------------------------------------
+
+NWPU_CLASSES = {1: "airplane", 2: "ship", 3: "storage tank", 4: "baseball diamond", 5: "tennis court",
+                6: "basketball court", 7: "ground track field", 8: "harbor", 9: "bridge", 10: "vehicle"}
+NWPU_IMAGES = {"001": [1, 1, 10], "002": [3, 6]}
+
+
+def make_nwpu_vhr10(root: Path, variant: str) -> None:
+    for stem, classes in NWPU_IMAGES.items():
+        write_image(root / "positive image set" / f"{stem}.jpg")
+        write_text(root / "ground truth" / f"{stem}.txt", "".join(
+            f"({x1:>3},{y1}),({x2},{y2}), {c} \n" for c, (x1, y1, x2, y2) in zip(classes, boxes(len(classes)))))
+    write_image(root / "negative image set" / "001.jpg")
+    write_text(root / "readme.txt", "NWPU VHR-10\n")
+
+
+def parse_nwpu_vhr10(root: Path, variant: str) -> Counter:
+    counts = Counter()
+    for path in glob.glob(str(root / "ground truth" / "*.txt")):
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                counts[("train", NWPU_CLASSES[int(line.rsplit(",", 1)[1])])] += 1
+    return counts
+
+
 FIXTURES = {
     "dota": (make_dota, parse_dota),
     "dior": (make_dior, parse_dior),
     "hrrsd": (make_hrrsd, parse_hrrsd),
     "hrsc2016": (make_hrsc2016, parse_hrsc2016),
     "visdrone": (make_visdrone, parse_visdrone),
+    "remotecount": (make_remotecount, parse_remotecount),
+    "carpk": (make_carpk, parse_carpk),
+    "pucpr": (make_carpk, parse_carpk),
+    "nwpu_vhr10": (make_nwpu_vhr10, parse_nwpu_vhr10),
 }
+#: Conversion arguments a recipe's layout notes ask for (RemoteCount converts DOTA's val split only).
+EXTRA_ARGS = {"remotecount": ["--split", "val"]}
 
 CASES = [(name, variant.name) for name in FIXTURES for variant in recipe(name).variants]
 
 
 def test_every_variant_of_these_recipes_has_a_fixture():
     assert {name for name, _ in CASES} == set(FIXTURES)
-    assert len(CASES) >= 13
+    assert len(CASES) >= 20
 
 
 def variant_matches(root: Path, variant) -> bool:
@@ -294,6 +360,7 @@ def test_variant_fixture_converts_through_the_recipe(tmp_path, capsys, name, var
     expected = parse(source, variant_name)
     assert expected, "the fixture has objects"
     args = ["convert", f"recipe:{name}", str(source), str(tmp_path / "out"), "--quiet", "--no-progress"]
+    args += EXTRA_ARGS.get(name, [])
     for key, value in variant.format_options.items():
         args += ["-o", f"{key}={value}"]
     assert main(args) == 0
