@@ -312,6 +312,49 @@ def parse_nwpu_vhr10(root: Path, variant: str) -> Counter:
     return counts
 
 
+# ---- RSOD, LEVIR -----------------------------------------------------------------------------------------------
+
+RSOD_IMAGES = {"aircraft": {"aircraft_1": 3}, "oiltank": {"oiltank_1": 2, "oiltank_2": 1}, "playground": {
+    "playground_1": 1}}
+
+
+def make_rsod(root: Path, variant: str) -> None:
+    for category, images in RSOD_IMAGES.items():
+        for stem, n in images.items():
+            write_image(root / category / "JPEGImages" / f"{stem}.jpg")
+            write_text(root / category / "Annotation" / "labels" / f"{stem}.txt", "".join(
+                f"{stem}.jpg\t{category}\t{x1}\t{y1}\t{x2}\t{y2}\n" for x1, y1, x2, y2 in boxes(n)))
+            write_text(root / category / "Annotation" / "xml" / f"{stem}.xml",
+                       voc_xml(f"{stem}.jpg", [(category, b) for b in boxes(n)], oriented=False))
+
+
+def parse_rsod(root: Path, variant: str) -> Counter:
+    counts = Counter()
+    for path in glob.glob(str(root / "*" / "Annotation" / "labels" / "*.txt")):
+        for line in Path(path).read_text().splitlines():
+            counts[("train", line.split("\t")[1])] += 1
+    return counts
+
+
+LEVIR_CLASSES = {1: "plane", 2: "ship", 3: "oil tank"}
+LEVIR_IMAGES = {"00001": [1, 1], "00002": [2, 3, 3]}
+
+
+def make_levir(root: Path, variant: str) -> None:
+    for stem, classes in LEVIR_IMAGES.items():
+        write_image(root / "imageWithLabel" / f"{stem}.jpg")
+        write_text(root / "imageWithLabel" / f"{stem}.txt", "".join(
+            f"{c} {x1} {y1} {x2} {y2}\n" for c, (x1, y1, x2, y2) in zip(classes, boxes(len(classes)))))
+
+
+def parse_levir(root: Path, variant: str) -> Counter:
+    counts = Counter()
+    for path in glob.glob(str(root / "imageWithLabel" / "*.txt")):
+        for line in Path(path).read_text().splitlines():
+            counts[("train", LEVIR_CLASSES[int(line.split()[0])])] += 1
+    return counts
+
+
 FIXTURES = {
     "dota": (make_dota, parse_dota),
     "dior": (make_dior, parse_dior),
@@ -322,6 +365,8 @@ FIXTURES = {
     "carpk": (make_carpk, parse_carpk),
     "pucpr": (make_carpk, parse_carpk),
     "nwpu_vhr10": (make_nwpu_vhr10, parse_nwpu_vhr10),
+    "rsod": (make_rsod, parse_rsod),
+    "levir": (make_levir, parse_levir),
 }
 #: Conversion arguments a recipe's layout notes ask for (RemoteCount converts DOTA's val split only).
 EXTRA_ARGS = {"remotecount": ["--split", "val"]}
