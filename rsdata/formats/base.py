@@ -180,7 +180,7 @@ class SourceFormat:
         #: Set by ``list_items`` when the format assigned images to splits itself (no official split).
         self.assigns_splits = False
         #: What ``list_items`` chose to tell the user (a split left out because it has no annotations, a split
-        #: name taken from a file name); the build prints each as ``note: ...`` and records them in its report.
+        #: name taken from a file name); the build prints each to standard error as ``note: ...``.
         self.notes: list[str] = []
 
     def note(self, text: str) -> None:
