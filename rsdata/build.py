@@ -277,6 +277,8 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
     # What the format may read: set before listing, and carried to the worker processes with the format.
     source_format.read_policy = ReadPolicy(source.resolve(), options.allow_outside_links, options.max_pixels)
     items = source_format.list_items(source, options.splits)
+    for text in getattr(source_format, "notes", ()):
+        print(f"note: {text}", file=sys.stderr)
     extra_features = dict(source_format.extra_features())
     output_features(extra_features)  # refuses extra columns named like base columns
     by_split: dict[str, list[SourceItem]] = {}

@@ -16,7 +16,9 @@ few annotation files and image headers, never at pixels, in two steps per varian
 Confidence, in [0, 1], is the sum of: 0.5 for the patterns; up to 0.1 for their specificity (number of patterns
 and path depth, :func:`specificity`); 0.1 when the listing succeeds with items; 0.15 times the share of parsed
 items that parse; 0.15 times the share of their labels the recipe names (half of it when the recipe's names are
-open). Candidates are ranked by confidence, then specificity. Each candidate's ``basis`` says how its number came.
+open); times 0.8 + 0.2 x the share of the listed splits the recipe uses (RemoteCount uses DOTA's val only, so a
+DOTA folder is DOTA first). Candidates are ranked by confidence, then by whether the folder's own name contains
+the recipe's (the CARPK and PUCPR+ devkits share a layout), then specificity. Each candidate's ``basis`` says how its number came.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Candidate:
     missing: tuple[str, ...] = ()  # what the source lacks (images, splits, annotations, a class table)
     lacking: tuple[str, ...] = ()  # for a near miss: the patterns unmatched, the excludes matched
     patterns_found: int = 0
+    named: bool = False  # the folder's own name contains the recipe's (breaks ties between shared layouts)
 
     def line(self) -> str:
         return (f"{self.recipe} / {self.variant} ({self.framework}; format {self.format}): confidence "
@@ -157,7 +160,7 @@ def detect(source: str | Path, *, recipes: Iterable | None = None, out: str = "O
                 matched.append(candidate)
             elif candidate.patterns_found:
                 near.append(candidate)
-    matched.sort(key=lambda c: (-c.confidence, -c.specificity, c.recipe, c.variant))
+    matched.sort(key=lambda c: (-c.confidence, not c.named, -c.specificity, c.recipe, c.variant))
     near.sort(key=lambda c: (-c.patterns_found / (c.patterns_found + _unmatched(c)), -c.specificity, c.recipe))
     # The command needs -o only where convert's own detection, among the recipe's variants, would pick another.
     top_of_recipe: dict[str, str] = {}
@@ -199,8 +202,33 @@ def _judge(source: Path, recipe, variant) -> Candidate:
     content, splits, missing = _content(source, recipe, options)
     score += content.score
     basis += content.basis
+    # A recipe that uses more of the folder's splits explains the folder better: DOTA's recipe, not RemoteCount's
+    # (DOTA val only), for a DOTA folder; both read the same files.
+    coverage = _split_coverage(recipe, splits)
+    if coverage is not None and coverage < 1.0:
+        score *= 0.8 + 0.2 * coverage
+        basis.append(f"the recipe uses {coverage:.0%} of the splits found: x{0.8 + 0.2 * coverage:.2f}")
+    # Copies that share a layout (CARPK and PUCPR+ devkits) are told apart by the folder's own name.
+    named = _normalised(recipe.name) in _normalised(source.resolve().name)
+    if named:
+        basis.append(f"the folder's name names {recipe.name}: ranked first among equal confidences")
     return Candidate(**base, matched=True, confidence=round(min(score, 1.0), 3), basis=tuple(basis),
-                     splits=splits, missing=missing)
+                     splits=splits, missing=missing, named=named)
+
+
+def _split_coverage(recipe, splits: Sequence[str]) -> float | None:
+    """The share of the listed ``splits`` that the recipe uses (its ``splits`` field, not ``unused``); None when
+    nothing was listed."""
+    from rsdata.formats.base import split_matches
+
+    if not splits:
+        return None
+    used = [name for name, use in recipe.splits.items() if use != "unused"]
+    return sum(any(split_matches(name, split) for name in used) for split in splits) / len(splits)
+
+
+def _normalised(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 @dataclass

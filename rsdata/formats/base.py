@@ -179,6 +179,14 @@ class SourceFormat:
         self.options = options if options is not None else self.options_class()
         #: Set by ``list_items`` when the format assigned images to splits itself (no official split).
         self.assigns_splits = False
+        #: What ``list_items`` chose to tell the user (a split left out because it has no annotations, a split
+        #: name taken from a file name); the build prints each to standard error as ``note: ...``.
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Record a note about the listing (see :attr:`notes`)."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     @classmethod
     def from_option_strings(cls, pairs: Mapping[str, str]) -> "SourceFormat":

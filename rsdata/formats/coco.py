@@ -18,7 +18,11 @@ Options (as ``-o KEY=VALUE``):
   example ``annotations=train:annotations/train.json,val:annotations/val.json``); a single ``PATH`` without a
   split is allowed. Default: every ``*.json`` in ``<root>/annotations/`` (or, when that folder does not exist, in
   the root), the split named after the file with a leading ``instances_`` removed (``instances_val2017.json`` is
-  split ``val2017``); a single file found is named by a single ``--split`` when one is given.
+  split ``val2017``). A single file (found, or given as a lone ``PATH``) is named by a single ``--split`` when one
+is given; otherwise by the split word its name states once ``instances_`` and a trailing year are removed
+(``instances_train2017.json`` and ``train.json`` are ``train``, ``val2017.json`` ``val``, ``test.json`` ``test``),
+and any other name (``annotations.json``, ``dataset.json``) is split ``train``; the build prints a note saying
+which.
 - ``images=PATH``: the folder ``file_name`` is relative to (default ``images``); ``{split}`` in it is replaced by
   the split name, so MS COCO's own layout (``train2017/``, ``val2017/``) is ``images={split}``.
 - ``crowd=drop|keep``: what to do with ``iscrowd: 1`` annotations (default ``drop``; see below).
@@ -294,12 +298,26 @@ class CocoFormat(SourceFormat):
                 raise OptionError(f"{found[0][1]} is a single split; give at most one --split to name it")
             if splits:
                 return [(splits[0], found[0][1])]
+            return [(self._single_split_name(found[0][1]), found[0][1])]
         named = [(split if split is not None else _split_of(path), path) for split, path in found]
         if len({split for split, _ in named}) != len(named):
             raise SourceLayoutError("two annotation files give the same split name: " + ", ".join(
                 f"{split}={path}" for split, path in named) + "; name the splits with -o annotations=SPLIT:PATH,...")
         chosen = choose_splits(splits, [split for split, _ in named], root)
         return [(split, path) for split, path in named if split in chosen]
+
+    def _single_split_name(self, path: Path) -> str:
+        """The split of the only annotation file, given no ``--split``: the split its name states, else "train"."""
+        name = _split_of(path)
+        base = re.sub(r"[-_]?\d+$", "", name).lower()
+        if base in _SPLIT_WORDS:
+            split = _SPLIT_WORDS[base]
+            if split != name:
+                self.note(f"the only annotation file, {path.name}, is taken as split {split!r} (--split names it)")
+            return split
+        self.note(f"the only annotation file, {path.name}, names no split; it is written as split 'train' "
+                  "(--split names it)")
+        return "train"
 
     def _images_folder(self, root: Path, split: str) -> Path:
         folder = root / self.options.images.replace("{split}", split)
@@ -357,6 +375,12 @@ class CocoFormat(SourceFormat):
                            provenance=Provenance(source_dataset=self.name, split=item.split,
                                                  source_id=item.source_id),
                            objects=tuple(objects), annotation_path=path)
+
+
+#: Split words an annotation file's name may state (after ``instances_`` and a year are removed).
+_SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                "test": "test", "testing": "test", "trainval": "trainval", "test-dev": "test_dev",
+                "test_dev": "test_dev", "testdev": "test_dev"}
 
 
 def _split_of(path: Path) -> str:

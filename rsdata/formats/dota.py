@@ -24,6 +24,24 @@ Blank lines are ignored. The object's box is the polygon's axis-aligned bounds; 
 once the image size is known (see :mod:`rsdata.geometry`). A file of zero bytes is an error (``empty_label_file``);
 a file with headers but no objects gives an image with nothing to describe (``no_objects``).
 
+Splits: a root holding ``images/`` is one split; otherwise each sub-folder holding ``images/`` is a split
+(``train``, ``val``, ``test``; mmrotate's ``img_split.py`` writes ``trainval``/``test``). A split folder with
+images but no label folder (DOTA's ``test/``, which has no public labels) is left out with a note when no
+``--split`` was given; asking for it with ``--split`` is a layout error.
+
+Copies written by the main frameworks (all read with this format; the ``dota`` recipe lists them as variants):
+
+- the publisher's download: ``<split>/labelTxt-v1.0/labelTxt/`` (``labels=labelTxt-v1.0/labelTxt``), with the
+  ``imagesource``/``gsd`` header and integer corners;
+- mmrotate's ``tools/data/dota`` layout and DOTA_devkit's: ``<split>/images/`` + ``<split>/labelTxt/``;
+- mmrotate's ``img_split.py`` output (``split_ss_dota/``): ``trainval/images/`` + ``trainval/annfiles/``
+  (``labels=annfiles``), no header, float corners, ``test/`` without labels;
+- DOTA_devkit's ``ImgSplit`` output: ``images/`` + ``labelTxt/`` directly in the root (one split), no header.
+
+Not read: YOLO-OBB labels (ultralytics' ``convert_dota_to_yolo_obb`` writes ``labels/<split>/*.txt`` as
+``class_index x1 y1 ... x4 y4`` with corners divided by the image size, beside ``images/<split>/``); convert the
+DOTA labels that copy keeps (``labels/<split>_original/``) or the publisher's files instead.
+
 Images with no label file are reported as ``missing_annotation``, label files with no image as ``missing_image``:
 neither is guessed. Licence: DOTA's images are for academic use only (https://captain-whu.github.io/DOTA/), so
 the default card licence is ``other``.
@@ -69,11 +87,26 @@ class DotaFormat(SourceFormat):
 
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         items: list[SourceItem] = []
-        for split, folder in find_split_folders(root, self.options.images, splits):
+        found = find_split_folders(root, self.options.images, splits)
+        for split, folder in found:
+            if not splits and len(found) > 1 and not self._has_labels(folder):
+                # A test split without public labels (DOTA's test/images/, mmrotate's split test/images/).
+                self.note(f"split {split} ({folder}) has images but no label folder"
+                          f"{' ' + self.options.labels if self.options.labels else ''}: left out (a test split "
+                          "without public labels)")
+                continue
             labels_dir = self._labels_folder(folder)
             items.extend(paired_items(root, split, folder / self.options.images,
                                       index_annotations(labels_dir, ".txt")))
+        if not items and found and all(not self._has_labels(folder) for _, folder in found):
+            raise SourceLayoutError(f"no split folder of {root} has a label folder (labelTxt/, or the folder -o "
+                                    "labels=NAME names)")
         return items
+
+    def _has_labels(self, split_folder: Path) -> bool:
+        if self.options.labels is not None:
+            return (split_folder / self.options.labels).is_dir()
+        return any(p.is_dir() and p.name.startswith("labelTxt") for p in split_folder.iterdir())
 
     def _labels_folder(self, split_folder: Path) -> Path:
         if self.options.labels is not None:

@@ -14,7 +14,9 @@ else by the root's own name when it is a VisDrone split folder, else "train". Sp
 without their ``VisDrone<year>-DET-`` prefix, with "-" turned into "_" (dataset split names allow letters,
 digits, "_" and "." only): ``train``, ``val`` (written as ``validation``), ``test_dev``, ``test_challenge``.
 ``--split`` accepts either that name or the folder name. A split folder with images but no ``annotations/``
-folder (test-challenge) is a layout error: leave it out with ``--split``. Options ``images=NAME`` and
+folder (test-challenge) is left out with a note when no ``--split`` is given (asking for it is a layout error).
+Ultralytics' ``VisDrone.yaml`` download adds a ``labels/`` folder of YOLO txt files beside ``images/`` and
+``annotations/`` in each split folder; this format reads ``annotations/`` and ignores it. Options ``images=NAME`` and
 ``annotations=NAME`` rename the two folders.
 
 Annotation file: one object per line, comma-separated integers (no header)::
@@ -109,8 +111,13 @@ class VisDroneDetFormat(SourceFormat):
 
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         items: list[SourceItem] = []
-        for split, folder in self._split_folders(root, splits):
+        found = self._split_folders(root, splits)
+        for split, folder in found:
             annotations_dir = folder / self.options.annotations
+            if not annotations_dir.is_dir() and not splits and len(found) > 1:
+                self.note(f"split {split} ({folder.name}) has images but no '{self.options.annotations}/' folder: "
+                          "left out (test-challenge has no public annotations)")
+                continue
             if not annotations_dir.is_dir():
                 raise SourceLayoutError(
                     f"no '{self.options.annotations}/' folder in {folder}; VisDrone-DET annotation files go in "

@@ -232,8 +232,24 @@ def test_options_and_discovery(tmp_path):
 
     single = tmp_path / "single"
     write_coco(single, [{"id": 1, "file_name": "x.jpg"}], [], name="hrrsd.json", image_files=("x.jpg",))
-    assert [i.split for i in get_format("coco")().list_items(single, None)] == ["hrrsd"]
+    # A single file without --split: the split its name states, else "train", with a note (issue 16).
+    fmt = get_format("coco")()
+    assert [i.split for i in fmt.list_items(single, None)] == ["train"]
+    assert "names no split" in fmt.notes[0] and "hrrsd.json" in fmt.notes[0]
     assert [i.split for i in get_format("coco")().list_items(single, ["trainval"])] == ["trainval"]
+
+
+@pytest.mark.parametrize("file_name,split,noted", [
+    ("instances_train2017.json", "train", True), ("train.json", "train", False), ("val2017.json", "val", True),
+    ("instances_test.json", "test", False), ("annotations.json", "train", True), ("test-dev.json", "test_dev", True),
+])
+def test_single_file_split_name(tmp_path, file_name, split, noted):
+    write_coco(tmp_path, [{"id": 1, "file_name": "x.jpg"}], [], name=file_name, image_files=("x.jpg",))
+    fmt = get_format("coco")()
+    assert [i.split for i in fmt.list_items(tmp_path, None)] == [split]
+    assert bool(fmt.notes) == noted
+    with_option = get_format("coco").from_option_strings({"annotations": f"annotations/{file_name}"})
+    assert [i.split for i in with_option.list_items(tmp_path, None)] == [split]
 
 
 @pytest.mark.parametrize("options,message", [
