@@ -179,7 +179,8 @@ class RsCaptionsFormat(SourceFormat):
             what = {"karpathy": "a Karpathy-style dataset*.json", "precomp": f"precomp *{CAPS_SUFFIX} files",
                     "jsonl": "JSON-lines caption files (*.jsonl)"}
             both = "both " if len(present) == 2 else ""
-            raise SourceLayoutError(f"{root} holds {both}{' and '.join(what[name] for name in present)}; choose one with "
+            held = " and ".join(what[name] for name in present)
+            raise SourceLayoutError(f"{root} holds {both}{held}; choose one with "
                                     + " or ".join(f"-o layout={name}" for name in present))
         if not present:
             raise SourceLayoutError(
