@@ -224,7 +224,7 @@ class ClassFoldersFormat(SourceFormat):
                 names = ", ".join(p.name for p in nested[:3])
                 found = _deepest_image_depth(class_folder)
                 if found:
-                    advice = (f"images lie {depth + found} levels below {folder} (e.g. {found_example(class_folder)}"
+                    advice = (f"images lie {depth + found} levels below {folder} (e.g. {_found_example(class_folder)}"
                               f"); use -o class_depth={depth + found}")
                 else:
                     advice = "no images lie below them; remove them or name the right folder"
@@ -275,7 +275,7 @@ def _deepest_image_depth(folder: Path) -> int:
     return deepest
 
 
-def found_example(folder: Path) -> str:
+def _found_example(folder: Path) -> str:
     """One image below ``folder``'s subfolders, relative to ``folder``'s parent, for messages."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__")))
