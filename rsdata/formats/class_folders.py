@@ -6,12 +6,25 @@ Layouts (option ``layout``: ``auto``, the default, ``classes`` or ``splits``)::
     <root>/<split>/<Class>/<image>     "splits": the publisher's split folders
 
 ``auto`` takes ``splits`` when every folder in the root is named like a split (train, val, valid, validation,
-test, trainval) and ``classes`` otherwise. Option ``class_depth=2`` reads classes one level deeper,
-``<root>/<group>/<Class>/<image>`` (sets that group their classes under parent categories); classes are still
-named by their own folder, and those names must then be unique across groups. Images are the files directly in a
-class folder ending in PNG, JPEG, TIFF or BMP (any case); other files are ignored, and so are folders whose name
-starts with "." or "__" (``__MACOSX``). A class folder that holds folders is a layout error (the classes are
-deeper: use ``class_depth``).
+test, trainval) and ``classes`` otherwise. Option ``class_depth=N`` (any N from 1, default 1) reads classes N
+levels below the root (or below each split folder): ``class_depth=2`` is ``<root>/<group>/<Class>/<image>``
+(sets that group their classes under parent categories), ``class_depth=3`` MillionAID's
+``<root>/<level 1>/<level 2>/<level 3>/<image>``. A class is named by its own, deepest folder (not the path of
+its groups: the prompt names are the dataset's finest classes, as MillionAID's 51 level-3 names are), and those
+names must then be unique across groups. Images are the files directly in a class folder ending in PNG, JPEG,
+TIFF or BMP (any case); other files are ignored, and so are folders whose name starts with "." or "__"
+(``__MACOSX``). Images at another depth are a layout error whose advice counts the depth actually found: a class
+folder that holds folders with images D levels below the root is answered with ``use -o class_depth=D``, and a
+folder above the class depth that holds images directly with the smaller depth.
+
+Multi-band images (EuroSAT MS: 13-band GeoTIFF of Sentinel-2 bands, 16-bit) go through rasterio, as the raster
+formats do: option ``bands`` (comma list of 1 or 3 band numbers from 1, e.g. ``bands=4,3,2`` for EuroSAT MS's
+B04, B03, B02) picks the bands shown, and data that is not 8-bit is stretched between the 2nd and 98th percentiles
+of each band of each image (option ``percentiles=LOW,HIGH``, :func:`rsdata.raster.stretch_for`). Such an image
+is written as PNG (``image_encoding`` "png", ``source_image_format`` "TIFF"). With ``bands`` every image is read
+this way; without it, a TIFF of 8-bit grey or RGB goes to the output as it is, a TIFF of 1 or 3 bands of other
+data types is stretched, and a TIFF of more than 3 bands is an ``unsupported_image`` error that names its band
+count and asks for ``-o bands=R,G,B``.
 
 Split made by the format (layout ``classes``), the RemoteCLIP protocol: within each class, the images sorted by
 file name (Python's string order, so ``airport_10.jpg`` comes before ``airport_2.jpg``); the first
@@ -39,7 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from rsdata.errors import OptionError, SourceLayoutError
+from rsdata import errors
+from rsdata.errors import OptionError, RecordError, SourceLayoutError
 from rsdata.formats.base import IMAGE_SUFFIXES, SourceFormat, SourceItem, choose_splits, file_signature, register_format
 from rsdata.records import NO_CAPTION_RULE, Description, ImageRecord, NothingToDescribe, Provenance
 
@@ -62,22 +76,31 @@ def train_count(n: int) -> int:
     return TRAIN_PARTS * n // ALL_PARTS
 
 
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
 @dataclass(frozen=True)
 class ClassFoldersOptions:
     layout: str = "auto"
     class_depth: int | str = 1
+    bands: tuple[int, ...] | str | None = None
+    percentiles: tuple[float, float] | str = (2.0, 98.0)
 
     def __post_init__(self):
+        from rsdata.formats.index_mask import _parse_bands, _parse_percentiles
+
         if self.layout not in LAYOUTS:
             raise OptionError(f"option layout={self.layout!r}: expected one of {', '.join(LAYOUTS)}")
         try:
             depth = int(self.class_depth)
         except ValueError:
             depth = 0
-        if depth not in (1, 2):
-            raise OptionError(f"option class_depth={self.class_depth!r}: expected 1 (<root>/<Class>/) or 2 "
-                              "(<root>/<group>/<Class>/)")
+        if depth < 1:
+            raise OptionError(f"option class_depth={self.class_depth!r}: expected a whole number from 1: 1 for "
+                              "<root>/<Class>/, 2 for <root>/<group>/<Class>/, 3 for MillionAID's three levels")
         object.__setattr__(self, "class_depth", depth)
+        object.__setattr__(self, "bands", _parse_bands(self.bands))
+        object.__setattr__(self, "percentiles", _parse_percentiles(self.percentiles))
 
 
 @register_format
@@ -126,8 +149,32 @@ class ClassFoldersFormat(SourceFormat):
     def parse(self, item: SourceItem) -> ImageRecord:
         provenance = Provenance(source_dataset=self.name, split=item.split, source_id=item.source_id)
         label = self.class_names.index(self._class_of[item.image_name])
+        image_data = reencoded_from = width = height = None
+        if self._through_rasterio(item.image_path):
+            image_data, reencoded_from, width, height = self._raster_png(item.image_path)
         return ImageRecord(image_path=item.image_path, image_name=item.image_name, provenance=provenance,
-                           extras={"label": label})
+                           extras={"label": label}, image_data=image_data, reencoded_from=reencoded_from,
+                           width=width, height=height)
+
+    def _through_rasterio(self, path: Path) -> bool:
+        """Whether the image is read through rasterio (a band list, or a TIFF that is not 8-bit grey or RGB)."""
+        if self.options.bands is not None:
+            return True
+        if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
+            return False
+        info = self.read_policy.raster_info(path)
+        return not (info.dtype == "uint8" and info.count in (1, 3))
+
+    def _raster_png(self, path: Path) -> tuple[bytes, str, int, int]:
+        from rsdata.raster import encode_png, read_rgb8
+
+        info = self.read_policy.raster_info(path)
+        if self.options.bands is None and info.count > 3:
+            raise RecordError(path, f"image has {info.count} bands ({info.dtype}); choose the three shown with "
+                              "-o bands=R,G,B (EuroSAT MS, Sentinel-2's 13 bands: -o bands=4,3,2)",
+                              reason=errors.UNSUPPORTED_IMAGE)
+        pixels = read_rgb8(path, (0, 0, info.width, info.height), self.options.bands, self.options.percentiles)
+        return encode_png(pixels), info.image_format, info.width, info.height
 
     def extra_features(self) -> Mapping[str, Any]:
         from datasets import ClassLabel, Value
@@ -161,9 +208,12 @@ class ClassFoldersFormat(SourceFormat):
 
     def _class_images(self, folder: Path) -> dict[str, list[Path]]:
         """Class folder name -> its images sorted by file name, for the classes ``class_depth`` levels below."""
-        class_folders = _subfolders(folder)
-        if self.options.class_depth == 2:
-            class_folders = [c for group in class_folders for c in _subfolders(group)]
+        depth = self.options.class_depth
+        class_folders = [folder]
+        for level in range(depth):
+            for group in class_folders if level else ():  # folders between the root and the classes
+                _refuse_images_above(group, folder, level, depth)
+            class_folders = [c for parent in class_folders for c in _subfolders(parent)]
         classes: dict[str, list[Path]] = {}
         for class_folder in class_folders:
             if class_folder.name in classes:
@@ -172,8 +222,14 @@ class ClassFoldersFormat(SourceFormat):
             nested = _subfolders(class_folder)
             if nested:
                 names = ", ".join(p.name for p in nested[:3])
-                raise SourceLayoutError(f"class folder {class_folder} holds folders ({names}); if the classes are one "
-                                        "level deeper, use -o class_depth=2")
+                found = _deepest_image_depth(class_folder)
+                if found:
+                    advice = (f"images lie {depth + found} levels below {folder} (e.g. {_found_example(class_folder)}"
+                              f"); use -o class_depth={depth + found}")
+                else:
+                    advice = "no images lie below them; remove them or name the right folder"
+                raise SourceLayoutError(f"class folder {class_folder} (class_depth={depth}) holds folders ({names}); "
+                                        + advice)
             classes[class_folder.name] = sorted(
                 # A link whose target is gone is listed too: reading it reports missing_image, not a silent gap.
                 (p for p in class_folder.iterdir() if (p.is_file() or (p.is_symlink() and not p.exists()))
@@ -192,3 +248,40 @@ def class_prompt(folder: str, vocabulary) -> str:
 def _subfolders(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))),
                   key=lambda p: p.name)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _refuse_images_above(group: Path, root: Path, level: int, depth: int) -> None:
+    """A folder above the class depth that holds images directly: the classes are shallower than ``depth``."""
+    images = _images_in(group)
+    if images:
+        raise SourceLayoutError(f"folder {group} holds images ({images[0].name}, ...) {level} level(s) below {root}, "
+                                f"above the class folders (class_depth={depth}); if its images are one class, use "
+                                f"-o class_depth={level}")
+
+
+def _deepest_image_depth(folder: Path) -> int:
+    """How many levels below ``folder`` its deepest images lie (0: none below its subfolders)."""
+    deepest = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]
+        level = len(Path(dirpath).relative_to(folder).parts)
+        if level and any(Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith(".") for f in filenames):
+            deepest = max(deepest, level)
+    return deepest
+
+
+def _found_example(folder: Path) -> str:
+    """One image below ``folder``'s subfolders, relative to ``folder``'s parent, for messages."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__")))
+        if Path(dirpath) == folder:
+            continue
+        for f in sorted(filenames):
+            if Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith("."):
+                return (Path(dirpath) / f).relative_to(folder.parent).as_posix()
+    return folder.name

@@ -16,7 +16,10 @@ folder of ``B`` (mmsegmentation's ``train``, ``val``), else the single ``--split
 file ending (default ``.png``; ISPRS Potsdam ships ``top_potsdam_2_10_RGB.tif`` with
 ``top_potsdam_2_10_label.tif``: ``-o image_suffix=_RGB.tif -o mask_suffix=_label.tif``), ``image_suffix`` the
 image's (default: any image ending). When images and masks share one folder, files ending in ``mask_suffix``
-are masks, and ``exclude`` (comma list of file-name endings) leaves other files out.
+are masks, and ``exclude`` (comma list of file-name endings) leaves other files out. ``masks=.`` reads the masks
+flat in the folder that holds the image folder (only the files directly in it, not its subfolders): the ISPRS
+ground-truth archives unpacked as torchgeo's ``Potsdam2D``/``Vaihingen2D`` do, ``<root>/4_Ortho_RGBIR/`` or
+``<root>/top/`` beside ``<root>/top_potsdam_2_10_label.tif`` or ``<root>/top_mosaic_09cm_area1.tif``.
 
 Split names given with ``--split`` match split folders whatever their case (``--split Train`` selects
 mmsegmentation's ``train``). Without ``--split``, a split folder none of whose images has a mask (LoveDA's
@@ -420,7 +423,7 @@ class MaskFormat(SourceFormat):
     def _pairs_in(self, root: Path, image_dir: Path, mask_dir: Path, above: tuple[str, ...]) -> list[_Pair]:
         options = self.options
         images = self._index(image_dir, self._is_image, self._image_id)
-        masks = self._index(mask_dir, self._is_mask, self._mask_id)
+        masks = self._index(mask_dir, self._is_mask, self._mask_id, flat=options.masks == ".")
         pairs = []
         for key in sorted(set(images) | set(masks)):
             sub, source_id = key
@@ -431,11 +434,11 @@ class MaskFormat(SourceFormat):
             pairs.append(_Pair(split, source_id, image_name, image_path, mask_path))
         return pairs
 
-    def _index(self, folder: Path, accept, identify) -> dict[tuple[tuple[str, ...], str], Path]:
+    def _index(self, folder: Path, accept, identify, flat: bool = False) -> dict[tuple[tuple[str, ...], str], Path]:
         index: dict[tuple[tuple[str, ...], str], Path] = {}
         for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in (self.options.masks,
-                                                                                             self.options.images))
+            dirnames[:] = [] if flat else sorted(d for d in dirnames if not d.startswith(".") and d not in (
+                self.options.masks, self.options.images))
             sub = Path(dirpath).relative_to(folder).parts
             for filename in sorted(filenames):
                 if filename.startswith(".") or not accept(filename):

@@ -12,6 +12,9 @@ mmsegmentation's converted copy, whose masks are index masks: ``classes=isprs_rg
                      -o images=2_Ortho_RGB -o masks=5_Labels_all -o image_suffix=_RGB.tif -o mask_suffix=_label.tif
     ISPRS Vaihingen  <root>/top/top_mosaic_09cm_area1.tif + <root>/gts_for_participants/top_mosaic_09cm_area1.tif
                      -o images=top -o masks=gts_for_participants -o mask_suffix=.tif
+    ISPRS, torchgeo  <root>/4_Ortho_RGBIR/top_potsdam_2_10_RGBIR.tif + <root>/top_potsdam_2_10_label.tif (labels
+                     flat in the root, as torchgeo's Potsdam2D/Vaihingen2D unpack them): -o masks=. (the recipes'
+                     variant ``torchgeo``)
     iSAID            <root>/train/images/P0005.png + <root>/train/images/P0005_instance_color_RGB.png
                      -o images=images -o masks=images -o mask_suffix=_instance_color_RGB.png
                      -o exclude=_instance_id_RGB.png        (or use the ``isaid`` format)

@@ -30,23 +30,40 @@ files with the same number of lines. Captions are grouped per image, images in t
 (normally 5 consecutive lines per image); an image named again further down gets those captions too, in line
 order. File names are stripped of surrounding blanks; captions are not.
 
+Layout ``jsonl`` (JSON lines, as CLIP fine-tuning repositories keep RSICD, UCM and others, e.g. CLIP-rsicd)::
+
+    <root>/train_rsicd.jsonl           one object per line: {"filename": "airport_1.jpg", "captions": ["...", ...]}
+    <root>/test_rsicd.jsonl
+    <root>/<images folder>/airport_1.jpg
+
+The caption files are every ``*.jsonl`` in the root and every other ``*.json`` there whose first line is such an
+object (or the one file ``json_file=NAME`` names). Each non-blank line is an object with ``filename`` (a
+non-empty relative file name) and ``captions`` (a non-empty list of non-empty texts, kept as written without a
+line terminator); other keys are ignored. The split is the line's ``split`` when it has a non-empty text one,
+else the caption file's: the first of the words ``train``, ``val``, ``valid``, ``validation``, ``test``,
+``trainval`` in its name (split at "_", "-" and "."; ``train_rsicd.jsonl`` -> train), else its whole name without
+the ending. Images come in file order, files in name order.
+
 Both: the images folder is option ``images_dir=NAME`` (relative to the root), else the first of ``images/``,
 ``imgs/``, the one ``<name>_images/`` folder (``RSICD_images/``) or the root itself. Option ``layout`` is
-``auto`` (default: the layout whose files the root holds), ``karpathy`` or ``precomp``. Text is UTF-8 (a
+``auto`` (default: the layout whose files the root holds), ``karpathy``, ``precomp`` or ``jsonl``. Text is UTF-8 (a
 byte-order mark allowed); lines end in "\\n" or "\\r\\n". Splits come out in name order, images in source order
 (so ``--limit N`` keeps a split's first N images as published).
 
 Bad input:
 
 - the whole source (:class:`~rsdata.errors.SourceLayoutError`, naming the file and the line or record): no
-  caption file; both layouts present without ``layout=``; JSON that does not parse (line and column), that has
+  caption file; two layouts present without ``layout=``; a JSON-lines line that does not parse, is not an object
+  or lacks a text ``filename`` (file and line); JSON that does not parse (line and column), that has
   no ``images`` list, or an image record that is not an object or lacks ``filename`` or ``split``; a caps file
   without its filename file; caps and filename files with different line counts; an empty line in a filename
   file;
 - one image (:class:`~rsdata.errors.RecordError`, skipped and counted with ``--on-error skip``): an empty caption
   line (``malformed_line``, caps file and line); a JSON record with no sentences (or ``sentences`` that is not a
   list, such as a single string), a sentence that is not an object or has no text ``raw``, or a
-  file name given twice in one split (``malformed_line``, naming ``images[i]``); an image file that is not
+  file name given twice in one split (``malformed_line``, naming ``images[i]``); a JSON-lines line whose
+  ``captions`` is missing, empty, not a list or holds an empty or non-text caption, or that names an image given
+  before in its split (``malformed_line``, file and line); an image file that is not
   there (``missing_image``).
 
 Licence: each set's own (see its recipe); the default card licence is ``unknown``.
@@ -65,7 +82,8 @@ from rsdata.errors import OptionError, RecordError, SourceLayoutError
 from rsdata.formats.base import SourceFormat, SourceItem, choose_splits, file_signature, read_text_file, register_format
 from rsdata.records import HUMAN_RULE, ImageRecord, Provenance
 
-LAYOUTS = ("auto", "karpathy", "precomp")
+LAYOUTS = ("auto", "karpathy", "precomp", "jsonl")
+JSONL_SPLIT_WORDS = ("train", "val", "valid", "validation", "test", "trainval")
 IMAGE_FOLDER_NAMES = ("images", "imgs")
 CAPS_SUFFIX = "_caps.txt"
 FILENAME_SUFFIX = "_filename.txt"
@@ -91,7 +109,7 @@ class _CaptionedImage:
     filepath: str
     source: Path  # the caption file
     line: int | None  # first caption line (precomp), None for JSON
-    record: str | None  # "images[12]" (JSON), None for precomp
+    record: str | None  # "images[12]" (JSON), "line 3" (JSON lines), None for precomp
     captions: list[str] = field(default_factory=list)
     problem: RecordError | None = None  # the first thing wrong with this image's captions
 
@@ -104,8 +122,8 @@ class _CaptionedImage:
 @register_format
 class RsCaptionsFormat(SourceFormat):
     name = "rs_captions"
-    description = ("RSICD/RSITMD/UCM/Sydney human captions: Karpathy dataset_*.json or precomp <split>_caps.txt "
-                   "+ _filename.txt")
+    description = ("RSICD/RSITMD/UCM/Sydney human captions: Karpathy dataset_*.json, precomp <split>_caps.txt "
+                   "+ _filename.txt, or JSON lines <split>.jsonl (filename + captions)")
     options_class = RsCaptionsOptions
     caption_rule = HUMAN_RULE
 
@@ -116,8 +134,11 @@ class RsCaptionsFormat(SourceFormat):
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         if not root.is_dir():
             raise SourceLayoutError(f"source folder {root} does not exist or is not a folder")
-        if self._layout(root) == "karpathy":
+        layout = self._layout(root)
+        if layout == "karpathy":
             entries = read_karpathy_json(self._json_file(root))
+        elif layout == "jsonl":
+            entries = [e for path in self._jsonl_files(root) for e in read_json_lines(path)]
         else:
             entries = read_precomp(root)
         found = sorted({entry.split for entry in entries})
@@ -149,26 +170,46 @@ class RsCaptionsFormat(SourceFormat):
         if self.options.layout != "auto":
             return self.options.layout
         if self.options.json_file:
-            return "karpathy"
-        has_json = bool(_json_candidates(root))
-        has_precomp = any(root.glob(f"*{CAPS_SUFFIX}"))
-        if has_json and has_precomp:
-            raise SourceLayoutError(f"{root} holds both a Karpathy-style dataset*.json and precomp *{CAPS_SUFFIX} "
-                                    "files; choose one with -o layout=karpathy or -o layout=precomp")
-        if not has_json and not has_precomp:
+            named = self._named_json(root)
+            return "jsonl" if named.suffix.lower() == ".jsonl" or _is_json_lines(named) else "karpathy"
+        found = {"karpathy": bool(_json_candidates(root)), "precomp": any(root.glob(f"*{CAPS_SUFFIX}")),
+                 "jsonl": bool(_jsonl_candidates(root))}
+        present = [name for name, here in found.items() if here]
+        if len(present) > 1:
+            what = {"karpathy": "a Karpathy-style dataset*.json", "precomp": f"precomp *{CAPS_SUFFIX} files",
+                    "jsonl": "JSON-lines caption files (*.jsonl)"}
+            both = "both " if len(present) == 2 else ""
+            held = " and ".join(what[name] for name in present)
+            raise SourceLayoutError(f"{root} holds {both}{held}; choose one with "
+                                    + " or ".join(f"-o layout={name}" for name in present))
+        if not present:
             raise SourceLayoutError(
                 f"no caption file in {root}: expected a Karpathy-style dataset_<name>.json (or -o json_file=NAME), "
-                f"or precomp <split>{CAPS_SUFFIX} + <split>{FILENAME_SUFFIX} pairs")
-        return "karpathy" if has_json else "precomp"
+                f"precomp <split>{CAPS_SUFFIX} + <split>{FILENAME_SUFFIX} pairs, or JSON-lines <split>.jsonl files "
+                "(one {\"filename\": ..., \"captions\": [...]} object per line)")
+        return present[0]
+
+    def _named_json(self, root: Path) -> Path:
+        path = (root / self.options.json_file).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise OptionError(f"option json_file={self.options.json_file!r} must name a file inside {root}")
+        if not path.is_file():
+            raise SourceLayoutError(f"caption file {path} (option json_file) does not exist")
+        return path
+
+    def _jsonl_files(self, root: Path) -> list[Path]:
+        if self.options.json_file:
+            return [self._named_json(root)]
+        files = _jsonl_candidates(root)
+        if not files:
+            raise SourceLayoutError(f"no JSON-lines caption file in {root}: expected <split>.jsonl files (one "
+                                    "{\"filename\": ..., \"captions\": [...]} object per line), or name one with "
+                                    "-o json_file=NAME")
+        return files
 
     def _json_file(self, root: Path) -> Path:
         if self.options.json_file:
-            path = (root / self.options.json_file).resolve()
-            if not path.is_relative_to(root):
-                raise OptionError(f"option json_file={self.options.json_file!r} must name a file inside {root}")
-            if not path.is_file():
-                raise SourceLayoutError(f"caption file {path} (option json_file) does not exist")
-            return path
+            return self._named_json(root)
         candidates = _json_candidates(root)
         if len(candidates) != 1:
             names = ", ".join(p.name for p in candidates) or "none"
@@ -193,7 +234,27 @@ class RsCaptionsFormat(SourceFormat):
 
 
 def _json_candidates(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob("dataset*.json") if p.is_file())
+    return sorted(p for p in root.glob("dataset*.json") if p.is_file() and not _is_json_lines(p))
+
+
+def _jsonl_candidates(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".") and (
+        p.suffix.lower() == ".jsonl" or (p.suffix.lower() == ".json" and _is_json_lines(p))))
+
+
+def _is_json_lines(path: Path) -> bool:
+    """Whether the file's first non-blank line is, alone, a JSON object with a ``filename`` (a JSON-lines caption
+    file, not a Karpathy-style one)."""
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = raw.decode("utf-8-sig", errors="replace").strip()
+                if line:
+                    record = json.loads(line)
+                    return isinstance(record, dict) and "filename" in record
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _item(root: Path, images_dir: Path, entry: _CaptionedImage) -> SourceItem:
@@ -303,6 +364,63 @@ def _json_kind(value) -> str:
 def _shortened(value, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON lines
+
+
+def split_of_file(path: Path) -> str:
+    """The split a JSON-lines caption file holds, from its name (see the module docstring)."""
+    stem = path.name[:-len(path.suffix)] if path.suffix else path.name
+    words = [w for w in stem.replace("-", "_").replace(".", "_").split("_") if w]
+    return next((w.lower() for w in words if w.lower() in JSONL_SPLIT_WORDS), stem)
+
+
+def read_json_lines(path: Path) -> list[_CaptionedImage]:
+    """The images of one JSON-lines caption file, in line order (see the module docstring for what is checked)."""
+    file_split = split_of_file(path)
+    entries: dict[tuple[str, str], _CaptionedImage] = {}
+    accepted = 'expected one object per line, {"filename": "NAME", "captions": ["caption", ...]}'
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SourceLayoutError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno}); "
+                                    f"{accepted}") from None
+        if not isinstance(record, dict):
+            raise SourceLayoutError(f"{path}:{number}: line holds {_json_kind(record)} {_shortened(record)}; "
+                                    f"{accepted}")
+        filename = record.get("filename")
+        if not isinstance(filename, str) or not filename.strip():
+            got = "missing" if "filename" not in record else repr(filename)
+            raise SourceLayoutError(f"{path}:{number}: needs a non-empty text 'filename', got {got}; {accepted}")
+        split = record.get("split")
+        split = split if isinstance(split, str) and split.strip() else file_split
+        entry = _CaptionedImage(split=split, filename=filename, filepath="", source=path, line=number,
+                                record=f"line {number}")
+        key = (split, filename)
+        if key in entries:
+            first = entries[key]
+            first.fail(f"file name given again on line {number} in split {split!r}", first.line)
+            continue
+        entries[key] = entry
+        captions = record.get("captions")
+        if not isinstance(captions, list) or not captions:
+            got = "missing" if "captions" not in record else f"{_json_kind(captions)} {_shortened(captions)}"
+            entry.fail(f"'captions' must be a non-empty list of texts, even for one caption (got {got})", number)
+            continue
+        for index, caption in enumerate(captions):
+            if not isinstance(caption, str) or not without_line_terminator(caption).strip():
+                entry.fail(f"captions[{index}] is {'empty' if isinstance(caption, str) else _json_kind(caption)}; "
+                           "every caption must be a non-empty text", number)
+                break
+            entry.captions.append(without_line_terminator(caption))
+    if not entries:
+        raise SourceLayoutError(f"{path} holds no caption line; {accepted}")
+    return list(entries.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_grouped_classes_with_class_depth_two(tmp_path):
 
 
 @pytest.mark.parametrize("options,message", [
-    ({"layout": "flat"}, "layout='flat'"), ({"class_depth": "3"}, "class_depth='3'"),
+    ({"layout": "flat"}, "layout='flat'"), ({"class_depth": "0"}, "class_depth=.0."),
     ({"class_depth": "x"}, "class_depth='x'"),
 ])
 def test_bad_options(options, message):
