@@ -52,7 +52,7 @@ FIXTURES = {
     ("dota", "publisher"): lambda root: write_dota(root, "labelTxt-v1.0/labelTxt"),
     ("dota", "mmrotate"): lambda root: write_dota(root, "labelTxt"),
     ("dior", "publisher"): lambda root: write_dior(root, "Annotations/Horizontal Bounding Boxes"),
-    ("dior", "flat-annotations"): lambda root: write_dior(root, "Annotations"),
+    ("dior", "publisher-2019"): lambda root: write_dior(root, "Annotations"),
 }
 
 
@@ -138,7 +138,7 @@ def test_convert_quiet_says_nothing_and_no_match_lists_the_variants(tmp_path, ca
     other = write_dota(tmp_path / "other", "labelTxt-v1.5")
     assert main(["convert", "recipe:dota", str(other), str(tmp_path / "b"), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "no labels folder" in err or "labelTxt-v1.0/labelTxt" in err
+    assert "has a label folder" in err  # no split folder of the source has the recipe's labels folder
     assert "matches none of the layouts recipe dota knows (publisher, mmrotate" in err
 
 

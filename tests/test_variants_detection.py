@@ -422,6 +422,27 @@ def test_variant_fixture_converts_through_the_recipe(tmp_path, capsys, name, var
     assert got == expected, f"{name}/{variant_name}: converted {dict(got)}, parsed {dict(expected)}"
 
 
+#: Recipes that read another recipe's folder: RemoteCount is made from DOTA's val split, so a DOTA folder is named
+#: DOTA first and RemoteCount second.
+DETECTED_AS = {"remotecount": "dota"}
+#: The CARPK and PUCPR+ devkits share one layout: the folder's name, as the devkits are named, tells them apart.
+FOLDER_NAMES = {"carpk": "CARPK_devkit", "pucpr": "PUCPR+_devkit", "visdrone": "VisDrone2019-DET-val"}
+
+
+@pytest.mark.parametrize("name,variant_name", CASES, ids=[f"{n}-{v}" for n, v in CASES])
+def test_rsdata_detect_names_the_recipe_and_variant_of_each_fixture(tmp_path, name, variant_name):
+    from rsdata.detect import detect
+
+    folder = FOLDER_NAMES.get(name, "src") if (name, variant_name) != ("visdrone", "publisher") else "src"
+    source = tmp_path / folder
+    FIXTURES[name][0](source, variant_name)
+    detection = detect(source)
+    ranked = [(c.recipe, c.variant) for c in detection.candidates]
+    assert ranked[0] == (DETECTED_AS.get(name, name), variant_name), ranked
+    assert (name, variant_name) in ranked
+    assert 0.75 <= detection.best.confidence <= 1.0, detection.best.basis
+
+
 def test_a_split_without_labels_is_an_error_when_asked_for(tmp_path):
     make_dota(tmp_path, "mmrotate")
     assert main(["convert", "recipe:dota", str(tmp_path), str(tmp_path / "out"), "--quiet", "--no-progress",
