@@ -9,6 +9,9 @@ independent parse of what was written:
 - JSON-lines captions (``rsicd`` variant ``jsonl``), per-line errors;
 - the ISPRS ground truth unpacked as torchgeo does (``potsdam``/``vaihingen`` variant ``torchgeo``): labels flat
   in the root beside the image folder.
+
+Last, ``rsdata.detect.detect`` names the recipe and variant of each of these fixtures first (folders named as users
+keep them: the JSON-lines captions are RSICD's only by the folder's name, ``RSICD/``).
 """
 
 from __future__ import annotations
@@ -370,3 +373,36 @@ def test_isprs_torchgeo_flat_labels(tmp_path, recipe):
     for row in rows["train"]:
         assert row["image_encoding"] == "png" and row["source_image_format"] == "TIFF"
         assert (row["width"], row["height"]) == (SIZE, SIZE)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# rsdata detect names the recipe and variant of every fixture above
+
+
+def _eurosat_fixture(prefix: str):
+    return lambda root: write_eurosat_ms(root / prefix, seed=3)
+
+
+#: (recipe, variant, folder name as users have it, writer). Layouts that several recipes share are told apart by
+#: the folder's own name (rsdata.detect ranks a recipe named by the folder first among equal confidences): the
+#: JSON-lines captions of RSICD, RSITMD and UCM-captions have one structure, so the RSICD fixture lives in RSICD/.
+DETECT_CASES = [
+    ("eurosat", "ms", "EuroSATallBands", _eurosat_fixture("")),
+    ("eurosat", "torchgeo-ms", "eurosat", _eurosat_fixture("ds/images/remote_sensing/otherDatasets/sentinel_2/tif/")),
+    ("eurosat", "ms-folder", "eurosat", _eurosat_fixture("EuroSAT_MS/")),
+    ("rsicd", "jsonl", "RSICD", lambda root: write_jsonl_source(root, seed=5)),
+    ("potsdam", "torchgeo", "potsdam", lambda root: write_isprs_torchgeo(root, "potsdam", seed=11)),
+    ("vaihingen", "torchgeo", "vaihingen", lambda root: write_isprs_torchgeo(root, "vaihingen", seed=11)),
+]
+
+
+@pytest.mark.parametrize("name,variant,folder,write", DETECT_CASES, ids=[f"{c[0]}-{c[1]}" for c in DETECT_CASES])
+def test_rsdata_detect_names_the_recipe_and_variant_of_each_fixture(tmp_path, name, variant, folder, write):
+    from rsdata.detect import detect
+
+    source = tmp_path / folder
+    write(source)
+    detection = detect(source)
+    ranked = [(c.recipe, c.variant) for c in detection.candidates]
+    assert ranked[0] == (name, variant), ranked
+    assert 0.75 <= detection.best.confidence <= 1.0, detection.best.basis
