@@ -122,8 +122,9 @@ def test_isprs_recipes_read_the_mmseg_copy(tmp_path, capsys, recipe, stems):
     status, report, printed = convert(recipe, tmp_path / "src", tmp_path / "out", capsys=capsys)
     assert status == 0, printed
     (layout,) = report["source_facts"]["Source layout"]
-    assert (layout["layout"], layout["asked"], layout["classes"]) == ("mmseg", "auto", "isprs_mmseg")
-    assert "Source layout: mmseg (mmsegmentation's converted copy; asked: auto)" in printed
+    # The recipe's mmsegmentation variant (found by the same detection as `rsdata detect`) asks for layout=mmseg.
+    assert (layout["layout"], layout["asked"], layout["classes"]) == ("mmseg", "mmseg", "isprs_mmseg")
+    assert "Source layout: mmseg (mmsegmentation's converted copy; asked: mmseg)" in printed
     assert report["settings"]["format_options"]["layout"] == "mmseg"
     for source_split, split in (("train", "train"), ("val", "validation")):
         found, rows = rows_boxes(tmp_path / "out", split, tmp_path / "cache")
