@@ -7,9 +7,7 @@ variant first for a folder named as users would name it."""
 
 from __future__ import annotations
 
-import glob
 import io
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +15,8 @@ import pytest
 from PIL import Image
 
 from rsdata.cli import main
-from rsdata.recipe import load_dataset_recipe
+from tests.variant_fixtures import recipe, variant_matches
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "datasets"
 #: The published archives' top folder, which is also how a user names the folder that holds the class folders.
 TOP = {"aid": "AID", "resisc45": "NWPU-RESISC45", "mlrsnet": "MLRSNet", "optimal31": "OPTIMAL-31",
        "patternnet": "PatternNet", "rs2800": "RSSCN7", "rsi_cb128": "RSI-CB128", "rsi_cb256": "RSI-CB256",
@@ -27,11 +24,7 @@ TOP = {"aid": "AID", "resisc45": "NWPU-RESISC45", "mlrsnet": "MLRSNet", "optimal
 #: Image types of the fixtures (the sets that ship TIFF get TIFF; the rest JPEG, one PNG).
 SUFFIX = {"rsi_cb128": ".tif", "rsi_cb256": ".tif", "whu_earth": ".tif", "whu_rs19": ".png"}
 PER_CLASS = 2
-CASES = [(name, variant.name) for name in TOP for variant in load_dataset_recipe(RECIPES / f"{name}.yaml").variants]
-
-
-def recipe(name: str):
-    return load_dataset_recipe(RECIPES / f"{name}.yaml")
+CASES = [(name, variant.name) for name in TOP for variant in recipe(name).variants]
 
 
 def write_image(path: Path, shade: int) -> None:
@@ -74,13 +67,6 @@ def make_fixture(name: str, variant: str, root: Path) -> Counter:
                 expected[("train", cls)] += train
                 expected[("test", cls)] += count - train
     return +expected
-
-
-def variant_matches(root: Path, variant) -> bool:
-    def hits(pattern):
-        return bool(glob.glob(os.path.join(glob.escape(str(root)), pattern), recursive=True))
-
-    return all(hits(p) for p in variant.match) and not any(hits(p) for p in variant.exclude)
 
 
 def source_folder(tmp_path: Path, name: str, variant: str) -> Path:

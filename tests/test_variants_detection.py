@@ -6,43 +6,15 @@ Also: each variant's ``match`` globs match its own fixture, and no other variant
 from __future__ import annotations
 
 import glob
-import io
-import json
-import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from rsdata.cli import main
-from rsdata.recipe import load_dataset_recipe
+from tests.variant_fixtures import SIZE, boxes, recipe, variant_matches, write_image, write_text
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "datasets"
-SIZE = 200
-
-
-def recipe(name: str):
-    return load_dataset_recipe(RECIPES / f"{name}.yaml")
-
-
-def write_image(path: Path, fmt: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    kind = fmt or {".png": "PNG", ".bmp": "BMP"}.get(path.suffix.lower(), "JPEG")
-    Image.new("RGB", (SIZE, SIZE), (90, 120, 60)).save(buffer, kind)
-    path.write_bytes(buffer.getvalue())
-
-
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def boxes(n: int):
-    """n axis-aligned boxes well inside the image: (x1, y1, x2, y2)."""
-    return [(10 + 20 * i, 15 + 10 * i, 30 + 20 * i, 40 + 10 * i) for i in range(n)]
 
 
 # ---- DOTA -----------------------------------------------------------------------------------------------------
@@ -377,13 +349,6 @@ CASES = [(name, variant.name) for name in FIXTURES for variant in recipe(name).v
 def test_every_variant_of_these_recipes_has_a_fixture():
     assert {name for name, _ in CASES} == set(FIXTURES)
     assert len(CASES) >= 20
-
-
-def variant_matches(root: Path, variant) -> bool:
-    def hits(pattern):
-        return bool(glob.glob(os.path.join(glob.escape(str(root)), pattern), recursive=True))
-
-    return all(hits(p) for p in variant.match) and not any(hits(p) for p in variant.exclude)
 
 
 @pytest.mark.parametrize("name,variant_name", CASES, ids=[f"{n}-{v}" for n, v in CASES])

@@ -10,9 +10,7 @@ Sydney first among equal confidences."""
 from __future__ import annotations
 
 import glob
-import io
 import json
-import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -22,32 +20,8 @@ import pytest
 from PIL import Image
 
 from rsdata.cli import main
-from rsdata.recipe import load_dataset_recipe
+from tests.variant_fixtures import SIZE, boxes, recipe, variant_matches, write_image, write_text
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "datasets"
-SIZE = 200
-
-
-def recipe(name: str):
-    return load_dataset_recipe(RECIPES / f"{name}.yaml")
-
-
-def write_image(path: Path, fmt: str | None = None, size: int = SIZE) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    kind = fmt or {".png": "PNG", ".tif": "TIFF"}.get(path.suffix.lower(), "JPEG")
-    Image.new("RGB", (size, size), (90, 120, 60)).save(buffer, kind)
-    path.write_bytes(buffer.getvalue())
-
-
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def boxes(n: int):
-    """n axis-aligned boxes well inside the image: (x1, y1, x2, y2)."""
-    return [(10 + 20 * i, 15 + 10 * i, 30 + 20 * i, 40 + 10 * i) for i in range(n)]
 
 
 # ---- AU-AIR ---------------------------------------------------------------------------------------------------
@@ -280,13 +254,6 @@ CASES = [(name, variant.name) for name in FIXTURES for variant in recipe(name).v
 def test_every_variant_of_these_recipes_has_a_fixture():
     assert {name for name, _ in CASES} == set(FIXTURES)
     assert len(CASES) >= 9
-
-
-def variant_matches(root: Path, variant) -> bool:
-    def hits(pattern):
-        return bool(glob.glob(os.path.join(glob.escape(str(root)), pattern), recursive=True))
-
-    return all(hits(p) for p in variant.match) and not any(hits(p) for p in variant.exclude)
 
 
 def skip_without_pyav(name: str, variant_name: str) -> None:
