@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a source folder of one format into Parquet shards",
                                   description="Convert SOURCE (a folder in FORMAT's layout) into a captioned "
                                   "dataset in OUT: data/<split>-NNNNN-of-NNNNN-<digest>.parquet, README.md "
-                                  "(dataset card) and build_report.json. Running the same command again resumes a killed run.")
+                                  "(dataset card) and build_report.json. Running the same command again resumes a "
+                                  "killed run.")
     convert.add_argument("format", metavar="FORMAT", help="source format (see `rsdata formats`), or a dataset recipe "
                          "by name (see `rsdata recipes`) or file (its format, format options, caption names and "
                          "licence). A name that is both is the format; recipe:NAME takes the recipe, format:NAME "

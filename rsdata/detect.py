@@ -18,7 +18,8 @@ and path depth, :func:`specificity`); 0.1 when the listing succeeds with items; 
 items that parse; 0.15 times the share of their labels the recipe names (half of it when the recipe's names are
 open); times 0.8 + 0.2 x the share of the listed splits the recipe uses (RemoteCount uses DOTA's val only, so a
 DOTA folder is DOTA first). Candidates are ranked by confidence, then by whether the folder's own name contains
-the recipe's (the CARPK and PUCPR+ devkits share a layout), then specificity. Each candidate's ``basis`` says how its number came.
+the recipe's (the CARPK and PUCPR+ devkits share a layout), then specificity. Each candidate's ``basis`` says how
+its number came.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class Detection:
                 lines += [f"  missing: {item}" for item in candidate.missing]
         elif others:
             lines.append(f"({len(others)} other candidate{'s' if len(others) > 1 else ''}: "
-                         f"{', '.join(f'{c.recipe}/{c.variant} {c.confidence:.2f}' for c in others)}; --all lists them)")
+                         f"{', '.join(f'{c.recipe}/{c.variant} {c.confidence:.2f}' for c in others)}; "
+                         "--all lists them)")
         return "\n".join(lines)
 
     def no_match_message(self) -> str:

@@ -48,8 +48,8 @@ def tile_windows(width: int, height: int, size: int, overlap: float = 0.0, *,
     """Square tiles ``(x, y, w, h)`` covering a ``width`` x ``height`` image, row by row.
 
     Tiles are ``size`` pixels, starting every ``stride`` pixels, or (without ``stride``) every
-    ``size * (1 - overlap)`` pixels (:func:`tile_stride`); the last tile of a row or column is moved back to end at the image's edge rather than hanging over
-    it, so every tile lies inside the image and no two tiles are the same. A side shorter than ``size`` gives one
+    ``size * (1 - overlap)`` pixels (:func:`tile_stride`); the last tile of a row or column is moved back to end at
+    the image's edge rather than hanging over it, so every tile lies inside the image and no two tiles are the same. A side shorter than ``size`` gives one
     tile of that side's length. This is the rule of mmsegmentation's converters, counted by distinct patches:
     ``isaid.py`` (896-px patches, 384 px of overlap: stride 512) and ``potsdam.py``/``vaihingen.py`` (512-px
     crops placed at multiples of 512, whatever their ``--stride_size``), which pad an image smaller than a patch

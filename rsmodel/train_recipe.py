@@ -12,7 +12,8 @@ A recipe says which model starts, on which data, with which augmentation and whi
         text_config: {hidden_size: 32, ...}
         vision_config: {image_size: 32, patch_size: 8, ...}
       tokenizer: openclip               # config models only: "openclip" (CLIP's BPE vocabulary, the file open_clip
-                                        # ships, shipped with rsmodel), a tokenizer folder or a bpe_simple_vocab_16e6.txt.gz
+                                        # ships, shipped with rsmodel), a tokenizer folder or a
+                                        # bpe_simple_vocab_16e6.txt.gz
     data:
       path: corpus/remoteclip           # default for every source: a local folder or a Hub dataset repo id
       revision: null                    # default Hub revision of every source

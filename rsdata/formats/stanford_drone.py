@@ -24,7 +24,8 @@ whole folder is one split, named by the single ``--split`` given, else "train".
   known position). ``occluded`` = 1 objects and ``generated`` = 1 (interpolated) lines are described.
 - ``label`` is quoted: Pedestrian, Biker, Skater, Cart, Car, Bus (quotes are removed; an unquoted label is
   accepted; any other label is ``unknown_class``). Flags must be 0 or 1 and coordinates integers
-  (``bad_number``); a visible box with ``xmax < xmin`` or ``ymax < ymin`` is ``bad_number``; a line with fewer than ten fields is ``malformed_line``.
+  (``bad_number``); a visible box with ``xmax < xmin`` or ``ymax < ymin`` is ``bad_number``; a line with fewer
+  than ten fields is ``malformed_line``.
 
 Items: one per video frame whose number is a multiple of ``frame_stride`` (option, default 30, i.e. one frame per
 second) and that has at least one annotation line. Consecutive frames at 30 fps are nearly identical images with
