@@ -88,7 +88,9 @@ WORKER = textwrap.dedent("""\
 
 def _env() -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+               OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
+               # gloo talks over the loopback device only: never another interface of the machine
+               GLOO_SOCKET_IFNAME="lo")
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     return env
