@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from rsdata.cli import main
-from tests.variant_fixtures import recipe, variant_matches
+from tests.variant_fixtures import assert_only_this_variant_matches, recipe
 
 #: The published archives' top folder, which is also how a user names the folder that holds the class folders.
 TOP = {"aid": "AID", "resisc45": "NWPU-RESISC45", "mlrsnet": "MLRSNet", "optimal31": "OPTIMAL-31",
@@ -89,9 +89,7 @@ def test_variant_fixture_converts_through_the_recipe(tmp_path, name, variant_nam
     source = source_folder(tmp_path, name, variant_name)
     expected = make_fixture(name, variant_name, source)
 
-    assert variant_matches(source, variant), f"{name}/{variant_name}: its match/exclude globs miss its fixture"
-    others = [v.name for v in entry.variants if v.name != variant_name and variant_matches(source, v)]
-    assert not others, f"{name}/{variant_name}: variant(s) {others} also match this layout"
+    assert_only_this_variant_matches(entry, variant, source)
 
     out = tmp_path / "out"
     args = ["convert", f"recipe:{name}", str(source), str(out), "--quiet", "--no-progress"]

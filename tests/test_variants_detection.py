@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from rsdata.cli import main
-from tests.variant_fixtures import SIZE, boxes, recipe, variant_matches, write_image, write_text
+from tests.variant_fixtures import (SIZE, assert_only_this_variant_matches, boxes, recipe, write_image,
+                                     write_text)
 
 
 
@@ -363,9 +364,7 @@ def test_variant_fixture_converts_through_the_recipe(tmp_path, capsys, name, var
     make(source, variant_name)
 
     # The variant's globs recognise its own layout, and no other variant of the recipe claims it.
-    assert variant_matches(source, variant), f"{name}/{variant_name}: its match/exclude globs miss its fixture"
-    others = [v.name for v in entry.variants if v.name != variant_name and variant_matches(source, v)]
-    assert not others, f"{name}/{variant_name}: variant(s) {others} also match this layout"
+    assert_only_this_variant_matches(entry, variant, source)
 
     expected = parse(source, variant_name)
     assert expected, "the fixture has objects"

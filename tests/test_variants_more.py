@@ -31,6 +31,7 @@ from rsdata.errors import SourceLayoutError
 from rsdata.formats import get_format
 from rsdata.recipe import load_dataset_recipe
 from tests.conftest import image_bytes
+from tests.variant_fixtures import assert_only_this_variant_matches
 
 SIZE, CELL = 96, 24
 
@@ -43,10 +44,10 @@ def variant_options(recipe: str, variant: str) -> list[str]:
 
 
 def assert_variant_matches(recipe: str, variant: str, source: Path) -> None:
-    """The variant's match globs each match something in ``source`` and none of its exclude globs does."""
-    chosen = next(v for v in load_dataset_recipe(recipe).variants if v.name == variant)
-    assert all(any(source.glob(pattern)) for pattern in chosen.match), chosen.match
-    assert not any(any(source.glob(pattern)) for pattern in chosen.exclude), chosen.exclude
+    """The variant's globs describe ``source`` (every match glob finds a path, no exclude glob does), and no other
+    variant of the recipe claims it."""
+    entry = load_dataset_recipe(recipe)
+    assert_only_this_variant_matches(entry, next(v for v in entry.variants if v.name == variant), source)
 
 
 def convert(spec: str, source: Path, out: Path, *extra: str) -> int:

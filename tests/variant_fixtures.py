@@ -45,3 +45,11 @@ def variant_matches(root: Path, variant) -> bool:
         return bool(glob.glob(os.path.join(glob.escape(str(root)), pattern), recursive=True))
 
     return all(hits(p) for p in variant.match) and not any(hits(p) for p in variant.exclude)
+
+
+def assert_only_this_variant_matches(entry: DatasetRecipe, variant, source: Path) -> None:
+    """``variant``'s globs recognise ``source``, and no other variant of the recipe ``entry`` claims it."""
+    where = f"{entry.name}/{variant.name}"
+    assert variant_matches(source, variant), f"{where}: its match/exclude globs miss its fixture"
+    others = [v.name for v in entry.variants if v.name != variant.name and variant_matches(source, v)]
+    assert not others, f"{where}: variant(s) {others} also match this layout"
