@@ -24,7 +24,8 @@ def convert(source: str | Path, output: str | Path, *, recipe: Any = None, forma
     :class:`~rsdata.recipe.DatasetRecipe`: format, format options, caption names, licence and its conversion
     settings) or a ``format`` (``"dota"``; see ``rsdata formats``). ``format_options`` are the format's own options
     (``-o KEY=VALUE``); ``options`` are :class:`~rsdata.build.ConvertOptions` fields (``splits=["val"]``,
-    ``limit=10``, ``tile=512``, ``on_error="skip"``, ``progress=False``, ...) and win over the recipe's. A recipe
+    ``limit=10``, ``tile=512``, ``on_error="skip"``, ``progress=False``, ``image_format="jpeg"``, ...) and win over
+    the recipe's; ``images="train448"`` applies an image profile (JPEG q95, longer side at most 448 px). A recipe
     with layout variants reads ``source`` with the options of the variant found there (:mod:`rsdata.detect`).
     """
     from rsdata.build import conversion, convert as run
@@ -37,11 +38,12 @@ def convert(source: str | Path, output: str | Path, *, recipe: Any = None, forma
 
 def build_corpus(recipe: Any, output: str | Path, *, sources: str | Path = ".", only: Sequence[str] = (),
                  allow_missing: bool = False, num_proc: int = 1, on_error: str = "raise", progress: bool = True,
-                 overwrite: bool = False, allow_outside_links: bool = False):
+                 overwrite: bool = False, allow_outside_links: bool = False, images: str | None = None):
     """Build a corpus ``recipe`` (a name such as ``"remoteclip"``, a file, or a loaded
     :class:`~rsdata.corpus_recipe.CorpusRecipe`) from the source folders under ``sources`` into ``output``; returns
     the :class:`~rsdata.corpus.CorpusResult`. ``only``: build only these sources; ``allow_missing``: leave out
-    every missing source folder (see :func:`rsdata.corpus.build_corpus`)."""
+    every missing source folder; ``images``: an image profile such as ``"train448"`` (the training-ready build:
+    JPEG q95, longer side at most 448 px), built into its own ``output`` (see :func:`rsdata.corpus.build_corpus`)."""
     from rsdata.corpus import build_corpus as run
     from rsdata.corpus_recipe import CorpusRecipe, load_corpus_recipe
     from rsdata.recipe import find_recipe
@@ -50,7 +52,7 @@ def build_corpus(recipe: Any, output: str | Path, *, sources: str | Path = ".", 
         recipe = load_corpus_recipe(find_recipe(recipe, "corpus"))
     return run(recipe, sources, output, num_proc=num_proc, on_error=on_error, progress=progress,
                overwrite=overwrite, allow_outside_links=allow_outside_links, only=_names(only),
-               allow_missing=allow_missing)
+               allow_missing=allow_missing, images=images)
 
 
 def deduplicate(training: Any, against: Any, output: str | Path, *, against_splits: Sequence[str] | None = None,

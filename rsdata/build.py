@@ -50,7 +50,8 @@ from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
 from rsdata.geometry import fit_objects_to_image, objects_in_window, tile_windows
-from rsdata.images import DEFAULT_MAX_PIXELS, check_image_options, decode_image, encode_window, prepare_image
+from rsdata.images import (DEFAULT_MAX_PIXELS, JPEG_QUALITY, check_image_options, decode_image, describe_storage,
+                           encode_window, jpeg_ready_pixels, prepare_image)
 from rsdata.records import HUMAN_RULE, Description, ImageRecord, NothingToDescribe
 from rsdata.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from rsdata.report import BuildReport, ShardStats, SkippedRecord
@@ -79,7 +80,12 @@ class ConvertOptions:
     seed: int = 0  # shapes output; seeds every caption's random choices
     max_side: int | None = None  # shapes output; longer image side above this is resized (re-encoded)
     max_pixels: int = DEFAULT_MAX_PIXELS  # shapes output; larger images are bad input (image_too_large)
-    reencode_format: str = "png"  # shapes output
+    reencode_format: str | None = None  # shapes output; images that cannot pass through: png (None: png, or jpeg
+    # with image_format jpeg) or jpeg
+    image_format: str = "published"  # shapes output; "jpeg": every image stored as JPEG (rsdata.images)
+    jpeg_quality: int = JPEG_QUALITY  # shapes output; quality of every JPEG the build encodes
+    image_profile: str | None = None  # the --images profile that set max_side, image_format and jpeg_quality
+    # (rsdata.images.IMAGE_PROFILES); for the card and report only
     verify: str = "structure"  # shapes output; "decode" decodes every image
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES  # shapes output
     # Tiling, the same for every format: formats that read windows (the mask formats) give one item per tile and
@@ -113,7 +119,8 @@ class ConvertOptions:
             raise OptionError(f"--limit must be at least 1, got {self.limit}")
         if self.max_shard_bytes < 1:
             raise OptionError(f"max shard size must be positive, got {self.max_shard_bytes}")
-        check_image_options(self.max_side, self.max_pixels, self.reencode_format, self.verify)
+        check_image_options(self.max_side, self.max_pixels, self.reencode_format, self.verify, self.image_format,
+                            self.jpeg_quality)
         if self.names is not None:
             from rsdata.captions import CategoryVocabulary
 
@@ -135,6 +142,11 @@ class ConvertOptions:
         if not 0.0 <= self.tile_keep_share <= 1.0:
             raise OptionError(f"--tile-keep-share must be a fraction in [0, 1], got {self.tile_keep_share}")
 
+    @property
+    def reencode_as(self) -> str:
+        """The encoding of images that cannot pass through: ``reencode_format``, else jpeg for JPEG builds, else png."""
+        return self.reencode_format or ("jpeg" if self.image_format == "jpeg" else "png")
+
 
 def override_convert_options(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` conversion options (a recipe's) with ``override``'s (the command line's, a corpus source's) over
@@ -144,7 +156,35 @@ def override_convert_options(base: Mapping[str, Any], override: Mapping[str, Any
     for key, other in (("tile_overlap", "tile_stride"), ("tile_stride", "tile_overlap")):
         if override.get(key) is not None:
             merged.pop(other, None)
+    if override.get("image_format") == "jpeg" and merged.get("reencode_format") == "png":
+        merged.pop("reencode_format")  # a JPEG build asked for over a base that re-encodes as PNG
     merged.update(override)
+    return merged
+
+
+#: The ConvertOptions fields an image profile sets (rsdata.images.ImageProfile).
+PROFILE_FIELDS = ("max_side", "image_format", "jpeg_quality")
+
+
+def apply_image_profile(options: Mapping[str, Any], name: str | None, profiles: Mapping[str, Any] | None = None,
+                        *, explicit: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``options`` (ConvertOptions fields) with the image profile ``name`` (``--images``; a corpus recipe's
+    ``profiles`` or :data:`rsdata.images.IMAGE_PROFILES`) over them, and ``image_profile`` set to its name.
+
+    ``explicit``: the options the caller gave itself (the command line's, the API's); a profile and an explicit
+    ``max_side``, ``image_format`` or ``jpeg_quality`` are refused together: the profile is the whole setting.
+    Without ``name`` the options come back unchanged.
+    """
+    if name is None:
+        return dict(options)
+    from rsdata.images import image_profile
+
+    given = sorted(key for key in PROFILE_FIELDS if (explicit or {}).get(key) is not None)
+    if given:
+        raise OptionError(f"--images {name} sets max_side, image_format and jpeg_quality; give the profile or "
+                          f"{', '.join(given)}, not both")
+    merged = override_convert_options(options, image_profile(name, profiles).options())
+    merged["image_profile"] = name
     return merged
 def conversion(*, recipe: Any = None, format: str | None = None, format_options: Mapping[str, Any] | None = None,
                source: str | Path | None = None, say: Callable[[str], None] | None = None,
@@ -163,6 +203,7 @@ def conversion(*, recipe: Any = None, format: str | None = None, format_options:
     if (recipe is None) == (format is None):
         raise OptionError("give a dataset recipe (recipe=NAME or PATH) or a format (format=NAME), not "
                           f"{'both' if recipe is not None else 'neither'}")
+    images = options.pop("images", None)
     settings: dict[str, Any] = {}
     merged_format_options: dict[str, str] = {}
     if recipe is not None:
@@ -188,7 +229,8 @@ def conversion(*, recipe: Any = None, format: str | None = None, format_options:
         settings.update(names=dict(recipe.names), closed_names=recipe.lists_classes, source_name=recipe.name,
                         license=recipe.license, dataset_meta=DatasetMeta.from_recipe(recipe))
     merged_format_options.update({key: str(value) for key, value in (format_options or {}).items()})
-    settings = override_convert_options(settings, {key: value for key, value in options.items() if value is not None})
+    given = {key: value for key, value in options.items() if value is not None}
+    settings = apply_image_profile(override_convert_options(settings, given), images, explicit=given)
     if isinstance(settings.get("splits"), str):
         settings["splits"] = (settings["splits"],)
     elif settings.get("splits") is not None:
@@ -308,8 +350,7 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         "format_options": _jsonable(source_format.options),
         "source_name": source_name,
         "license": license,
-        "options": {k: v for k, v in asdict(options).items()
-                    if k not in ("on_error", "num_proc", "overwrite", "progress", "dataset_meta")},
+        "options": _shaping_options(options),
     }
     if extra_features:  # class names found by listing the source shape the output too
         from datasets import Features
@@ -552,8 +593,9 @@ class _ShardJob:
             raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
         if options.tile is None or is_tile:
             image = prepare_image(record.image_path, data=record.image_data, max_side=options.max_side,
-                                  max_pixels=options.max_pixels, reencode_format=options.reencode_format,
-                                  verify=options.verify)
+                                  max_pixels=options.max_pixels, reencode_format=options.reencode_as,
+                                  verify=options.verify, image_format=options.image_format,
+                                  jpeg_quality=options.jpeg_quality)
             if record.reencoded_from is not None:  # the bytes are the format's encoding of the source's pixels
                 image = dataclasses.replace(
                     image, source_format=record.reencoded_from,
@@ -566,6 +608,8 @@ class _ShardJob:
         decoded, source_format = decode_image(record.image_path, data=record.image_data,
                                               max_pixels=options.max_pixels)
         source_format = record.reencoded_from or source_format
+        if options.reencode_as == "jpeg":  # once for the whole image: every tile gets the same 8-bit mapping
+            decoded = jpeg_ready_pixels(decoded)
         objects = fit_objects_to_image(record.objects, decoded.width, decoded.height, where)
         base_x, base_y = provenance.tile_offset
         for window in tile_windows(decoded.width, decoded.height, options.tile, options.tile_overlap,
@@ -576,7 +620,7 @@ class _ShardJob:
                 yield self._row(record, None, (), offset, (None, None, None))
                 continue
             image = encode_window(decoded, source_format, window, max_side=options.max_side,
-                                  reencode_format=options.reencode_format)
+                                  reencode_format=options.reencode_as, jpeg_quality=options.jpeg_quality)
             yield self._row(record, image, fit_objects_to_image(inside, window[2], window[3], where, image.scale),
                             offset, self._tile_georeference(provenance, window))
 
@@ -760,6 +804,19 @@ def _jsonable_facts(facts: Mapping[str, list[dict]]) -> dict[str, list[dict]]:
     return json.loads(json.dumps({title: list(rows) for title, rows in facts.items()}, default=str))
 
 
+def _shaping_options(options: ConvertOptions) -> dict:
+    """The options in the plan fingerprint. Options added after a build format was settled (image_format,
+    jpeg_quality) count only away from their defaults, so builds made before them resume; reencode_format counts
+    as what it resolves to."""
+    shaping = {k: v for k, v in asdict(options).items()
+               if k not in ("on_error", "num_proc", "overwrite", "progress", "dataset_meta", "image_profile")}
+    shaping["reencode_format"] = options.reencode_as
+    for key, default in (("image_format", "published"), ("jpeg_quality", JPEG_QUALITY)):
+        if shaping[key] == default:
+            del shaping[key]
+    return shaping
+
+
 def _jsonable(options) -> dict:
     try:
         return asdict(options)
@@ -778,7 +835,12 @@ def _settings(source_format: SourceFormat, options: ConvertOptions) -> dict:
         "limit": options.limit,
         "max_side": options.max_side,
         "max_pixels": options.max_pixels,
-        "reencode_format": options.reencode_format,
+        "reencode_format": options.reencode_as,
+        "image_format": options.image_format,
+        "jpeg_quality": options.jpeg_quality,
+        "image_profile": options.image_profile,
+        "image_storage": describe_storage(options.max_side, options.image_format, options.jpeg_quality,
+                                          options.reencode_as),
         "verify": options.verify,
         "max_shard_bytes": options.max_shard_bytes,
         "tile": options.tile,

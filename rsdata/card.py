@@ -5,7 +5,8 @@ split, licence, task categories (by caption rule: captioned data, a classificati
 datasets, size category and tags. The body says what the captions are (by caption rule), states the statistics
 (images, captions, objects per category, skips by reason, the values of the format's counted columns per split),
 the format's tables about the source (e.g. classes and their prompt names), the split lists when the format made
-the splits, and the settings, so the card alone says how the data were made. It contains nothing that varies
+the splits, how the images are stored (encoding, quality, longest side: "Images stored JPEG q95, longer side
+<= 448 px ..."), and the settings, so the card alone says how the data were made. It contains nothing that varies
 between identical runs.
 
 Built from a dataset recipe (:class:`DatasetMeta`), the card also carries the recipe's title, homepage, BibTeX
@@ -156,6 +157,10 @@ None.
 {% endif -%}
 ### Image bytes
 
+{% if storage_line -%}
+{{ storage_line }}
+
+{% endif -%}
 {% for encoding, count in report.encodings.items() -%}
 - `{{ encoding }}`: {{ count }} image(s){% if encoding == "original" %} (the source file's bytes, untouched){% endif %}
 {% endfor %}
@@ -224,13 +229,19 @@ def write_dataset_card(report: BuildReport, license: str, meta: DatasetMeta | No
     if meta.title and meta.homepage:
         name = f"[{meta.title}]({meta.homepage}) (`{report.source_dataset}`)"
     shown = list(examples)[:EXAMPLE_ROWS]
+    storage_line = ""
+    if report.settings.get("image_storage"):  # how the images are stored: resolution and encoding
+        profile = report.settings.get("image_profile")
+        storage_line = f"Images stored {report.settings['image_storage']}" + (
+            f" (image profile `{profile}`)." if profile else ".")
     card = DatasetCard.from_template(card_data, template_str=_TEMPLATE, report=report, license=license, meta=meta,
                                      pretty_name=card_data.pretty_name, source_line=name,
                                      rule_sentence=sentence.format(rule=report.caption_rule),
                                      fact_tables=fact_tables, count_tables=count_tables,
                                      examples=shown, examples_table=_examples_table(shown) if shown else "",
                                      example_split=next(iter(report.splits), ""),
-                                     sheet_images=len(examples), contact_sheet=contact_sheet)
+                                     sheet_images=len(examples), contact_sheet=contact_sheet,
+                                     storage_line=storage_line)
     return str(card)
 
 

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
     from rsdata.build import DEFAULT_MAX_SHARD_BYTES
-    from rsdata.images import DEFAULT_MAX_PIXELS
+    from rsdata.images import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, IMAGE_PROFILES, JPEG_QUALITY, describe_storage
 
     parser.add_argument("--split", action="append", dest="splits", metavar="NAME",
                         help="convert only this split folder (repeatable); names a single-split source")
@@ -138,8 +138,21 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="at most this many images per split (the first, sorted)")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="stop at the first bad record (default) or skip it and count it in the report")
-    parser.add_argument("--reencode-format", choices=("png", "jpeg"), default="png",
-                        help="format for images that cannot pass through (default png)")
+    parser.add_argument("--reencode-format", choices=("png", "jpeg"),
+                        help="format for images that cannot pass through (default png; jpeg with --image-format "
+                        "jpeg)")
+    parser.add_argument("--image-format", choices=IMAGE_FORMATS,
+                        help="published (default): JPEG and PNG files within --max-side kept byte for byte, others "
+                        "re-encoded; jpeg: every image stored as JPEG (JPEG files within --max-side kept byte for "
+                        "byte, larger JPEGs decoded with DCT scaling, the rest converted to 8-bit RGB or grey)")
+    parser.add_argument("--jpeg-quality", type=int, metavar="Q",
+                        help=f"quality (1-100) of the JPEGs the build encodes (default {JPEG_QUALITY})")
+    parser.add_argument("--images", metavar="PROFILE",
+                        help="store the images by a named profile instead of --max-side/--image-format/"
+                        "--jpeg-quality: " + ", ".join(f"{name} ({describe_storage(**profile.options())})"
+                                                       for name, profile in IMAGE_PROFILES.items())
+                        + "; a corpus recipe may define more (image_profiles). Build it beside the published "
+                        "build, in its own OUT")
     parser.add_argument("--verify", choices=("structure", "decode"), default="structure",
                         help="image integrity check: structure (fast, default) or a full decode")
     parser.add_argument("--max-shard-mb", type=float, metavar="MIB", default=DEFAULT_MAX_SHARD_BYTES / 2 ** 20,
@@ -197,6 +210,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         say=None if quiet else lambda line: print(line, file=sys.stderr),
         splits=args.splits, limit=args.limit, seed=args.seed, max_side=args.max_side,
         allow_outside_links=args.allow_outside_links, reencode_format=args.reencode_format, verify=args.verify,
+        image_format=args.image_format, jpeg_quality=args.jpeg_quality, images=args.images,
         max_shard_bytes=int(args.max_shard_mb * 2 ** 20), tile=args.tile, tile_overlap=args.overlap,
         tile_stride=args.tile_stride, tile_keep_share=args.tile_keep_share, max_pixels=args.max_pixels,
         source_name=args.source_name, license=args.license, on_error=args.on_error, num_proc=args.num_proc,
@@ -245,17 +259,23 @@ def _run_convert_corpus(args: argparse.Namespace) -> int:
                                         ("--overlap", args.overlap), ("--tile-stride", args.tile_stride),
                                         ("--tile-keep-share", args.tile_keep_share),
                                         ("--source-name", args.source_name), ("--license", args.license),
-                                        ("-o", args.option), ("--max-pixels", args.max_pixels)) if value]
+                                        ("-o", args.option), ("--max-pixels", args.max_pixels),
+                                        ("--max-side", args.max_side), ("--image-format", args.image_format),
+                                        ("--jpeg-quality", args.jpeg_quality),
+                                        ("--reencode-format", args.reencode_format)) if value]
     if ignored:
         raise OptionError(f"{', '.join(ignored)} cannot be used with --recipe: a corpus recipe sets them per source "
-                          "(max_pixels: in the dataset recipe's convert_options)")
+                          "(max_pixels: in the dataset recipe's convert_options; image size and encoding: "
+                          "--images PROFILE, e.g. --images train448)")
     recipe = load_corpus_recipe(find_recipe(args.recipe, "corpus"))
     if args.plan:
         from rsdata.corpus import plan_corpus, plan_text
 
-        print(plan_text(plan_corpus(recipe, args.sources, allow_outside_links=args.allow_outside_links)))
+        print(plan_text(plan_corpus(recipe, args.sources, allow_outside_links=args.allow_outside_links,
+                                    images=args.images)))
         return 0
-    result = build_corpus(recipe, args.sources, Path(args.format), num_proc=args.num_proc, on_error=args.on_error,
+    result = build_corpus(recipe, args.sources, Path(args.format), images=args.images, num_proc=args.num_proc,
+                          on_error=args.on_error,
                           progress=args.progress, overwrite=args.overwrite,
                           allow_outside_links=args.allow_outside_links,
                           only=[name for text in args.only for name in text.split(",") if name],

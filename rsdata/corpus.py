@@ -85,21 +85,28 @@ class CorpusResult:
     plan: CorpusPlan | None = None  # the dry run of the same sources (rsdata.corpus_plan), for the card
     only: tuple[str, ...] = ()  # the training sources asked for (empty: every source)
     allow_missing: bool = False  # every missing source folder was treated as optional
+    images: str | None = None  # the image profile (--images) the build stored its images with; None: as published
 
 
 def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | Path, *, num_proc: int = 1,
                  on_error: str = "raise", progress: bool = True, overwrite: bool = False,
                  allow_outside_links: bool = False, only: Sequence[str] = (),
-                 allow_missing: bool = False) -> CorpusResult:
+                 allow_missing: bool = False, images: str | None = None) -> CorpusResult:
     """Build ``recipe`` from the source folders under ``sources_root`` into ``output`` (``allow_outside_links``:
     as :class:`~rsdata.build.ConvertOptions`, for every source).
+
+    ``images``: an image profile (``"train448"``: JPEG q95, longer side at most 448 px; the recipe's
+    ``image_profiles`` or :data:`rsdata.images.IMAGE_PROFILES`) for every source and test set, so that the
+    near-duplicate search compares images stored alike. Each profile is a build of its own: ``output`` holding
+    the corpus stored otherwise is refused unless ``overwrite`` is set.
 
     ``only``: build only these training sources (by name); the others are reported as not selected, and every
     test set is still checked for leakage. ``allow_missing``: a missing source folder or test set is left out and
     reported, as if every source were marked ``optional: true``."""
-    from rsdata.build import ConvertOptions, convert, override_convert_options
+    from rsdata.build import ConvertOptions, convert
 
     started = time.perf_counter()
+    recipe.image_storage(images)  # an unknown profile stops the build before any work
     sources_root, output = Path(sources_root), Path(output)
     training = [(config, source) for config, source in recipe.training_sources()]
     only = tuple(dict.fromkeys(only))
@@ -114,14 +121,14 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
         raise SourceLayoutError(f"{recipe.path or recipe.name}: required source folder(s) missing under "
                                 f"{sources_root}: {lines} (mark a source `optional: true`, or pass "
                                 "--allow-missing, to build without it)")
-    _prepare_output(output, recipe, overwrite)  # only now: a refused build leaves an earlier one untouched
-    plan = plan_corpus(recipe, sources_root, allow_outside_links=allow_outside_links)
+    _prepare_output(output, recipe, overwrite, images)  # only now: a refused build leaves an earlier one untouched
+    plan = plan_corpus(recipe, sources_root, allow_outside_links=allow_outside_links, images=images)
 
     def run(source: CorpusSource, outcome: SourceOutcome, stage: Path) -> None:
         # The staging folder belongs to the corpus build: a source whose files changed is converted again
         # (overwrite), while an unchanged one resumes where a killed run stopped (same plan fingerprint).
         options = ConvertOptions(**{
-            "on_error": on_error, **override_convert_options(source.recipe.convert_options, source.options),
+            "on_error": on_error, **recipe.source_options(source, images),
             "splits": source.splits,
             "seed": recipe.seed, "names": dict(source.recipe.names), "closed_names": source.recipe.lists_classes,
             "source_name": source.name, "license": source.recipe.license, "num_proc": num_proc,
@@ -164,7 +171,7 @@ def build_corpus(recipe: CorpusRecipe, sources_root: str | Path, output: str | P
     digest, published = publish_shards(output, staged, state / "published.json")
 
     result = CorpusResult(recipe, output, outcomes, test_outcomes, list(found.removals), digest=digest, plan=plan,
-                          only=only, allow_missing=allow_missing)
+                          only=only, allow_missing=allow_missing, images=images)
     write_json_atomic(output / DEDUP_REPORT, dedup.removals_report(found.removals, recipe.max_distance,
                                                                    rule=recipe.dedup_rule))
     write_json_atomic(output / CORPUS_REPORT, _corpus_report(result))
@@ -196,8 +203,9 @@ def _locate(source: CorpusSource, root: Path, config: str | None, only: Sequence
     return outcome
 
 
-def _prepare_output(output: Path, recipe: CorpusRecipe, overwrite: bool) -> None:
-    """Refuse a non-empty folder that is not a build of this corpus; the state folder makes a rerun resume."""
+def _prepare_output(output: Path, recipe: CorpusRecipe, overwrite: bool, images: str | None = None) -> None:
+    """Refuse a non-empty folder that is not a build of this corpus with these ``images`` (its image profile); the
+    state folder makes a rerun resume."""
     marker = output / STATE_DIR / "corpus.json"
     if output.exists() and not output.is_dir():
         raise OutputFolderError(f"output {output} exists and is not a folder")
@@ -208,12 +216,22 @@ def _prepare_output(output: Path, recipe: CorpusRecipe, overwrite: bool) -> None
                 raise OutputFolderError(f"output folder {output} is not empty and holds no build of corpus "
                                         f"{recipe.name!r}; choose a new or empty folder")
             shutil.rmtree(output / STATE_DIR.parts[0])
+        elif previous.get("images") != images:
+            if not overwrite:
+                def stored(name: str | None) -> str:
+                    return f"with --images {name}" if name else "as published (no --images)"
+
+                raise OutputFolderError(
+                    f"output folder {output} holds corpus {recipe.name!r} built {stored(previous.get('images'))}; "
+                    f"build it {stored(images)} into a folder of its own (the builds stand side by side, e.g. "
+                    f"corpus/{recipe.name} and corpus/{recipe.name}-448), or pass --overwrite to replace it")
+            shutil.rmtree(output / STATE_DIR.parts[0])
     # Final files are rewritten from the (resumable) per-source conversions on every run; until they are, the
     # folder reads as unfinished, never as a mixture of two builds.
     (output / STATE_DIR).mkdir(parents=True, exist_ok=True)
     mark_unfinished(output, "Run the same `rsdata convert --recipe` command again to finish it: finished "
                     "sources are not converted again.", reports=[CORPUS_REPORT, DEDUP_REPORT])
-    write_json_atomic(marker, {"recipe": recipe.name, "rsdata": __version__})
+    write_json_atomic(marker, {"recipe": recipe.name, "rsdata": __version__, "images": images})
 
 
 def _corpus_report(result: CorpusResult) -> dict:
@@ -243,6 +261,8 @@ def _corpus_report(result: CorpusResult) -> dict:
         "test_sets": [entry(o) for o in result.test_sets],
         "only": list(result.only),  # the sources asked for; empty: every source
         "allow_missing": result.allow_missing,
+        "image_profile": result.images,
+        "image_storage": result.recipe.image_storage(result.images),
     }
 
 
@@ -277,6 +297,7 @@ def corpus_card(result: CorpusResult) -> str:
              f"Built with rsdata {__version__} from the corpus recipe `{recipe.name}` (caption seed "
              f"{recipe.seed}). De-duplication: " + rule_sentence(recipe.dedup_rule, recipe.max_distance)
              + " The test sets were not modified.", "",
+             f"Images stored {recipe.image_storage(result.images)}.", "",
              *([f"Only some of the recipe's sources were built: {', '.join(result.only)} (the others are marked "
                 "not selected below).", ""] if result.only else []),
              "```python", "from datasets import load_dataset",

@@ -65,6 +65,7 @@ class CorpusPlan:
     recipe: CorpusRecipe
     sources_root: Path
     sources: tuple[SourcePlan, ...]
+    image_profile: str | None = None  # the image profile (--images), None: as published
 
     @property
     def images(self) -> int:
@@ -85,18 +86,22 @@ class CorpusPlan:
         return next((row for row in self.rows() if source in row.sources), None)
 
 
-def plan_corpus(recipe: CorpusRecipe, sources_root: str | Path, *, allow_outside_links: bool = False) -> CorpusPlan:
-    """The plan of every training source of ``recipe`` under ``sources_root`` (see the module docstring). A
-    missing folder or a listing that fails is the source's status and reason, not an error: the plan shows every
-    source."""
+def plan_corpus(recipe: CorpusRecipe, sources_root: str | Path, *, allow_outside_links: bool = False,
+                images: str | None = None) -> CorpusPlan:
+    """The plan of every training source of ``recipe`` under ``sources_root`` (see the module docstring), with the
+    image profile ``images`` (an unknown one is an error). A missing folder or a listing that fails is the
+    source's status and reason, not an error: the plan shows every source."""
+    recipe.image_storage(images)  # an unknown profile stops the plan here
     root = Path(sources_root)
-    plans = tuple(plan_source(source, config, root, allow_outside_links=allow_outside_links)
+    plans = tuple(plan_source(source, config, root, allow_outside_links=allow_outside_links,
+                              options=recipe.source_options(source, images))
                   for config, source in recipe.training_sources())
-    return CorpusPlan(recipe, root, plans)
+    return CorpusPlan(recipe, root, plans, images)
 
 
 def plan_source(source: CorpusSource, config: str, sources_root: Path, *,
-                allow_outside_links: bool = False) -> SourcePlan:
+                allow_outside_links: bool = False, options: dict | None = None) -> SourcePlan:
+    """One source's plan; ``options``: its conversion options (default: the recipe's and the source's)."""
     from rsdata.build import ConvertOptions, override_convert_options
     from rsdata.formats.base import ReadPolicy
     from rsdata.geometry import tile_stride
@@ -106,7 +111,8 @@ def plan_source(source: CorpusSource, config: str, sources_root: Path, *,
     folder = sources_root / source.folder
     if not folder.is_dir():
         return SourcePlan(status="unavailable", reason=f"folder {folder} not found", **base)
-    options = override_convert_options(source.recipe.convert_options, source.options)
+    if options is None:
+        options = override_convert_options(source.recipe.convert_options, source.options)
     known = {k: v for k, v in options.items() if k in ConvertOptions.__dataclass_fields__ and k != "on_error"}
     convert_options = ConvertOptions(**known)
     tiling = ""
@@ -205,7 +211,9 @@ def plan_text(plan: CorpusPlan, *, width: int = 118) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     out = [f"Plan of corpus {plan.recipe.name} from {plan.sources_root} (nothing written; images before "
-           "de-duplication, tiles from image headers):", "", show(header), show(["-" * w for w in widths])]
+           "de-duplication, tiles from image headers):",
+           f"Images stored {plan.recipe.image_storage(plan.image_profile)}.", "", show(header),
+           show(["-" * w for w in widths])]
     out += [show(line) for line in lines]
     out += ["", "Per source:"]
     for s in plan.sources:

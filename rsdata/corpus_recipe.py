@@ -30,13 +30,19 @@ converted too, only to find near-duplicates of their images on the training side
                                         # preprocessing: e.g. which classes are not described, `ignore`)
             optional: false             # optional: a missing folder is reported and skipped instead of fatal
             options: {}                 # optional: conversion options (limit, max_side, tile, tile_overlap,
-                                        # tile_keep_share, reencode_format, on_error: raise|skip, default:
-                                        # the command's --on-error), over the recipe's convert_options
+                                        # tile_keep_share, reencode_format, image_format, on_error:
+                                        # raise|skip, default: the command's --on-error), over the recipe's
+                                        # convert_options; --images PROFILE sets max_side and image_format
     test_sets:                          # evaluation test sets: never modified, never part of a config
       - recipe: rsitmd
         folder: RSITMD
         splits: [test]                  # optional: default = the recipe's "evaluation" splits
         optional: true
+    image_profiles:                     # optional: named ways to store the images, built with --images NAME
+      train448:                         #   into their own OUT, beside the build as published (no --images);
+        max_side: 448                   #   rsdata.images.IMAGE_PROFILES (train448, train672) are always known,
+        image_format: jpeg              #   and a profile here of the same name replaces it. Fields: max_side
+        jpeg_quality: 95                #   (pixels or null), image_format (published or jpeg), jpeg_quality
 
 Errors name the file, the field (as a path such as ``configs.det10.sources[2].folder``) and what is accepted.
 """
@@ -50,12 +56,13 @@ from typing import Any, Mapping
 
 from rsdata.dedup import DEFAULT_RULE, RULES
 from rsdata.errors import RsdataError
+from rsdata.images import ImageProfile
 from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml, resolve_recipe_file
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Conversion options a corpus source may set (the rest are the corpus's: seed, names, licence, source name).
 SOURCE_OPTIONS = {"limit": int, "max_side": int, "tile": int, "tile_overlap": float, "tile_stride": int,
-                  "tile_keep_share": float, "reencode_format": str, "on_error": str}
+                  "tile_keep_share": float, "reencode_format": str, "image_format": str, "on_error": str}
 
 
 @dataclass(frozen=True)
@@ -106,10 +113,28 @@ class CorpusRecipe:
     test_sets: tuple[CorpusSource, ...]
     path: Path | None = None
     dedup_rule: str = "robust"
+    image_profiles: Mapping[str, ImageProfile] = field(default_factory=dict)  # over rsdata.images.IMAGE_PROFILES
 
     def training_sources(self) -> list[tuple[str, CorpusSource]]:
         """(config name, source) in priority order."""
         return [(config.name, source) for config in self.configs for source in config.sources]
+
+    def source_options(self, source: CorpusSource, images: str | None = None) -> dict[str, Any]:
+        """The :class:`~rsdata.build.ConvertOptions` fields ``source`` is converted with: its dataset recipe's
+        ``convert_options``, the source's ``options`` over them, and the image profile ``images`` (``--images``;
+        :attr:`image_profiles` or :data:`rsdata.images.IMAGE_PROFILES`) over both."""
+        from rsdata.build import apply_image_profile, override_convert_options
+
+        return apply_image_profile(override_convert_options(source.recipe.convert_options, source.options), images,
+                                   self.image_profiles)
+
+    def image_storage(self, images: str | None = None) -> str:
+        """How a build with the image profile ``images`` (None: as published) stores its images, in words."""
+        from rsdata.images import describe_storage, image_profile
+
+        if images is None:
+            return "as published (each source's images as its dataset recipe converts them)"
+        return f"{describe_storage(**image_profile(images, self.image_profiles).options())} (image profile {images})"
 
 
 def is_corpus_recipe(path: str | Path) -> bool:
@@ -131,7 +156,8 @@ def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
     check = _Checker(path)
     data = check.mapping(data, "the recipe",
                          required=("kind", "name", "title", "configs"),
-                         allowed=("kind", "name", "title", "description", "seed", "dedup", "configs", "test_sets"))
+                         allowed=("kind", "name", "title", "description", "seed", "dedup", "configs", "test_sets",
+                                  "image_profiles"))
     if data["kind"] != "corpus":
         raise RecipeError(f"{path}: field 'kind' must be 'corpus', got {data['kind']!r}")
     name = check.text(data["name"], "name")
@@ -185,7 +211,8 @@ def load_corpus_recipe(path: str | Path) -> CorpusRecipe:
         name=name, title=check.text(data["title"], "title"),
         description=check.text(data.get("description", ""), "description"),
         seed=check.integer(data.get("seed", 0), "seed", minimum=0), max_distance=max_distance,
-        configs=tuple(configs), test_sets=test_sets, path=path, dedup_rule=dedup_rule)
+        configs=tuple(configs), test_sets=test_sets, path=path, dedup_rule=dedup_rule,
+        image_profiles=check.image_profiles(data.get("image_profiles", {})))
 
 
 class _Checker:
@@ -268,6 +295,27 @@ class _Checker:
         except RsdataError as error:
             self.fail(f"{where}.format_options: {error}")
         return source
+
+    def image_profiles(self, value) -> dict[str, ImageProfile]:
+        from rsdata.images import IMAGE_FORMATS, JPEG_QUALITY, check_image_options
+
+        profiles = {}
+        for name, entry in self.mapping(value, "image_profiles").items():
+            where = f"image_profiles.{name}"
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.fail(f"image profile name {name!r} must be lower case letters, digits, '-' and '_'")
+            entry = self.mapping(entry, where, required=("max_side",),
+                                 allowed=("max_side", "image_format", "jpeg_quality"))
+            profile = ImageProfile(entry["max_side"], entry.get("image_format", "jpeg"),
+                                   entry.get("jpeg_quality", JPEG_QUALITY))
+            try:
+                check_image_options(profile.max_side, 1, None, "structure", profile.image_format,
+                                    profile.jpeg_quality)
+            except RsdataError as error:
+                self.fail(f"{where}: {error} (fields: max_side: pixels or null, image_format: "
+                          f"{' or '.join(IMAGE_FORMATS)}, jpeg_quality: 1-100)")
+            profiles[name] = profile
+        return profiles
 
     def dataset_recipe(self, name: str, where: str) -> DatasetRecipe:
         if name not in self._recipes:

@@ -11,6 +11,8 @@ A recipe says what a dataset is, over a format that says how to read it. Fields:
       tile_overlap: 0.0                 #   (or tile_stride: PIXELS, the step between tiles, e.g. iSAID's 896/512)
       max_pixels: 810000000             #   a larger pixel limit for sources of very large scenes (the default is
                                         #   rsdata.images.DEFAULT_MAX_PIXELS)
+      image_format: jpeg                #   every image stored as JPEG (video frames; default published), with
+      jpeg_quality: 95                  #   this quality (--image-format, --jpeg-quality and --images win)
     layout: |                           # the folder layout as the publisher ships it
       DIOR/JPEGImages-trainval/*.jpg ...
     splits:                             # each source split and its use: pretraining, evaluation or unused
@@ -50,7 +52,7 @@ from rsdata.errors import RsdataError
 SPLIT_USES = ("pretraining", "evaluation", "unused")
 #: Conversion options (:class:`rsdata.build.ConvertOptions` fields) a dataset recipe may set, and their types.
 RECIPE_CONVERT_OPTIONS = {"tile": int, "tile_overlap": float, "tile_stride": int, "tile_keep_share": float,
-                          "max_pixels": int}
+                          "max_pixels": int, "image_format": str, "jpeg_quality": int}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 

@@ -45,9 +45,11 @@ Frames come from one of two places:
   numbers: ``ffmpeg -i video.mov -start_number 0 %06d.jpg`` (ffmpeg numbers from 1 unless told). The output path
   is the frame file's.
 - otherwise frames are decoded from ``videos/<scene>/<video>/video.mov`` with PyAV (``pip install 'rsclip[video]'``,
-  imported only here). Decoded frames are stored as PNG (zlib level 1: lossless; the build re-encodes them when
-  ``--max-side`` asks) in the record's ``image_data``; the output path is
-  ``videos/<scene>/<video>/video.mov#frame=<n>``.
+  imported only here). Decoded frames are stored as JPEG, quality :data:`FRAME_JPEG_QUALITY` (95), in the
+  record's ``image_data``: a video frame is already lossy-compressed, and a PNG of it would be about ten times
+  larger and several times slower to decode in training. Rows name ``MOV`` as ``source_image_format`` and
+  ``jpeg`` as ``image_encoding``; ``--max-side`` resizes the frame from that JPEG (DCT-scaled). The output path
+  is ``videos/<scene>/<video>/video.mov#frame=<n>``.
   Decoding is sequential, counting decoded frames, so frame numbers are exact whatever the stream's timestamps;
   no seeking (a seek lands on a key frame whose number would have to be inferred from timestamps). Each process
   keeps its current video open and decodes forward, converting only the sampled frames to images; items are
@@ -90,9 +92,10 @@ ANNOTATION_FILE = "annotations.txt"
 VIDEO_FILE = "video.mov"
 DEFAULT_FRAME_STRIDE = 30
 VIDEO_INSTALL_HINT = "pip install 'rsclip[video]'"
-PNG_COMPRESS_LEVEL = 1
-# Bytes per pixel of a decoded frame stored as PNG at level 1, to plan shard sizes before anything is decoded.
-_PNG_BYTES_PER_PIXEL_ESTIMATE = 2
+FRAME_JPEG_QUALITY = 95
+# Bytes per pixel of a decoded frame stored as JPEG q95 (about 0.5 on SDD's aerial views; an upper bound keeps
+# shards under their size limit), to plan shard sizes before anything is decoded.
+_FRAME_BYTES_PER_PIXEL_ESTIMATE = 1
 
 _FRAME_NUMBER = re.compile(r"(\d+)$")
 _FLAGS = ("lost", "occluded", "generated")
@@ -224,7 +227,7 @@ class StanfordDroneFormat(SourceFormat):
                               reason=errors.MISSING_IMAGE)
         data = read_video_frame(item.image_path, frame)
         return ImageRecord(image_path=item.image_path, image_name=item.image_name, provenance=provenance,
-                           objects=result, annotation_path=path, image_data=data)
+                           objects=result, annotation_path=path, image_data=data, reencoded_from="MOV")
 
 
 def frame_id(scene: str, video: str, frame: int) -> str:
@@ -378,12 +381,12 @@ def _import_av():
 
 
 def _estimated_frame_bytes(video_path: Path) -> int:
-    """About how many bytes one decoded frame takes as PNG (for planning shards); 0 when the video cannot say."""
+    """About how many bytes one decoded frame takes as JPEG (for planning shards); 0 when the video cannot say."""
     av = _import_av()
     try:
         with av.open(str(video_path)) as container:
             stream = container.streams.video[0]
-            return stream.codec_context.width * stream.codec_context.height * _PNG_BYTES_PER_PIXEL_ESTIMATE
+            return stream.codec_context.width * stream.codec_context.height * _FRAME_BYTES_PER_PIXEL_ESTIMATE
     except (av.error.FFmpegError, OSError, IndexError):
         return 0  # parse reports the damaged video, with its frame
 
@@ -432,7 +435,8 @@ os.register_at_fork(before=_close_open_video)
 
 
 def read_video_frame(path: Path, index: int) -> bytes:
-    """Frame ``index`` (0-based) of the video ``path`` as PNG bytes; :class:`RecordError` when it cannot be had."""
+    """Frame ``index`` (0-based) of the video ``path`` as JPEG bytes (quality :data:`FRAME_JPEG_QUALITY`);
+    :class:`RecordError` when it cannot be had."""
     global _OPEN_VIDEO
     av = _import_av()
     key = (str(path), *file_signature(path))
@@ -451,5 +455,5 @@ def read_video_frame(path: Path, index: int) -> bytes:
         raise RecordError(path, f"video has {count} frames (0 to {count - 1}); frame {index} is past its end",
                           reason=errors.MISSING_IMAGE)
     buffer = io.BytesIO()
-    decoded.to_image().save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    decoded.to_image().save(buffer, "JPEG", quality=FRAME_JPEG_QUALITY)
     return buffer.getvalue()

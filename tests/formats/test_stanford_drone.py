@@ -268,14 +268,15 @@ def test_video_frames_are_decoded_exactly_once_per_process(tmp_path, monkeypatch
     write_source(tmp_path, 12, images=False, video=True)
     source = get_format("stanford_drone")()
     items = source.list_items(tmp_path, None)
-    assert len(items) == 12 and all(i.image_path is not None and i.size_bytes == 64 * 48 * 2 for i in items)
+    assert len(items) == 12 and all(i.image_path is not None and i.size_bytes == 64 * 48 for i in items)
     opened = []
     original = sdd._SequentialVideo
     monkeypatch.setattr(sdd, "_SequentialVideo", lambda path, key: opened.append(path) or original(path, key))
     for item in items:
         record = source.parse(item)
         image = Image.open(io.BytesIO(record.image_data))
-        assert image.format == "PNG" and image.size == (64, 48)
+        assert image.format == "JPEG" and image.size == (64, 48)  # video frames are stored as JPEG q95
+        assert record.reencoded_from == "MOV"
         level = image.convert("L").getpixel((32, 24))
         assert abs(level - frame_level(sdd.frame_number(item.source_id))) <= 3, item.source_id  # the right frame
         assert record.image_path == item.image_path and record.image_name.endswith(
@@ -312,4 +313,6 @@ def test_round_trip_with_decoded_video_frames_through_the_command_line(tmp_path)
     assert main(["convert", "stanford_drone", str(src), str(out), "--no-progress", "--num-proc", "2"]) == 0
     rows = [row for shard in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
     assert Counter(o["category"] for r in rows for o in r["objects"]) == expected
-    assert all(r["source_image_format"] == "PNG" and r["image"]["path"].startswith("videos/") for r in rows)
+    assert all(r["source_image_format"] == "MOV" and r["image_encoding"] == "jpeg"
+               and r["image"]["bytes"].startswith(b"\xff\xd8") and r["image"]["path"].startswith("videos/")
+               for r in rows)
