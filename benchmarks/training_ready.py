@@ -1,6 +1,6 @@
 """Training-ready builds against builds as published, on the real samples in ../shared/realdata.
 
-For each real sample there (LoveDA, iSAID, DOTA, AU-AIR, Potsdam, AID; missing ones are left out) it converts
+For each real sample there (LoveDA, iSAID, DOTA, Potsdam, AU-AIR, AID; missing ones are left out) it converts
 the sample twice with the same recipe or format: as published (no image options, the default) and with
 ``--images train448`` (every image JPEG q95, longer side at most 448 px). It prints, per sample and in all:
 
@@ -33,7 +33,7 @@ SAMPLES = {
     "Potsdam (512 px PNG patch)": ("isprs_potsdam_vaihingen/potsdam",
                                    {"format": "index_mask", "format_options": {"classes": "potsdam_mmseg"}}),
     "AU-AIR (1920 x 1080 JPEG)": ("auair_json", {"recipe": "auair"}),
-    "AID (600 px JPEG)": ("scene_classification/AID", {"recipe": "aid"}),
+    "AID (150 px JPEG thumbnails)": ("scene_classification/AID", {"recipe": "aid"}),
 }
 
 

@@ -56,7 +56,7 @@ from typing import Any, Mapping
 
 from rsdata.dedup import DEFAULT_RULE, RULES
 from rsdata.errors import RsdataError
-from rsdata.images import ImageProfile
+from rsdata.images import IMAGE_FORMATS, ImageProfile
 from rsdata.recipe import DatasetRecipe, RecipeError, load_dataset_recipe, read_recipe_yaml, resolve_recipe_file
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -282,6 +282,9 @@ class _Checker:
                 self.fail(f"field '{where}.options.{key}' must be {kind.__name__}, got {options[key]!r}")
         if options.get("on_error") not in (None, "raise", "skip"):
             self.fail(f"field '{where}.options.on_error' must be raise or skip, got {options['on_error']!r}")
+        if options.get("image_format") not in (None, *IMAGE_FORMATS):
+            self.fail(f"field '{where}.options.image_format' must be one of {', '.join(IMAGE_FORMATS)}, got "
+                      f"{options['image_format']!r}")
         note = self.text(value.get("paper_note", ""), f"{where}.paper_note").strip()
         row = value.get("paper_row")
         if row is not None:
@@ -297,7 +300,7 @@ class _Checker:
         return source
 
     def image_profiles(self, value) -> dict[str, ImageProfile]:
-        from rsdata.images import IMAGE_FORMATS, JPEG_QUALITY, check_image_options
+        from rsdata.images import JPEG_QUALITY, check_image_options
 
         profiles = {}
         for name, entry in self.mapping(value, "image_profiles").items():

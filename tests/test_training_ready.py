@@ -370,11 +370,15 @@ def test_corpus_builds_a_named_image_profile_beside_the_published_build(tmp_path
     ("image_profiles:\n  tiny: {max_side: 32, jpeg_quality: 200}\n", "--jpeg-quality must be an integer"),
     ("image_profiles:\n  tiny: {max_side: 32, colour: red}\n", "image_profiles.tiny: unknown field(s) colour"),
     ("image_profiles:\n  Tiny: {max_side: 32}\n", "image profile name 'Tiny' must be lower case"),
+    ("", "field 'configs.det.sources[0].options.image_format' must be one of published, jpeg, got 'gif'"),
 ])
 def test_bad_image_profiles_in_a_corpus_recipe_name_the_field(tmp_path, profiles, message):
     from rsdata.corpus_recipe import load_corpus_recipe
     from rsdata.recipe import RecipeError
 
+    path = _mini_corpus(tmp_path, profiles)
+    if not profiles:  # a source's own image_format
+        path.write_text(path.read_text().replace("folder: DOTA}", "folder: DOTA, options: {image_format: gif}}"))
     with pytest.raises(RecipeError) as caught:
-        load_corpus_recipe(_mini_corpus(tmp_path, profiles))
+        load_corpus_recipe(path)
     assert message in str(caught.value) and "mini.yaml" in str(caught.value)

@@ -28,6 +28,10 @@ A listed image without its annotation file is ``missing_annotation``, without it
 stem on a list with neither file is ``missing_image``. Real samples checked: one CARPK annotation file (no
 images, no PUCPR+ files). Licence: CARPK and PUCPR+ (Hsieh et al., ICCV 2017; PUCPR+ re-annotates part of the
 PKLot data) are published for research; the default card licence is ``other``.
+
+Image bytes: CARPK's PNGs are frames of drone video; the ``carpk`` recipe stores them as JPEG quality 95
+(``convert_options: {image_format: jpeg}``, :mod:`rsdata.images`), and PUCPR+'s JPEGs pass through byte for byte.
+With the format alone (``rsdata convert carpk ...``) the PNGs are kept unless ``--image-format jpeg`` is given.
 """
 
 from __future__ import annotations
