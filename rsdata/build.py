@@ -186,6 +186,8 @@ def apply_image_profile(options: Mapping[str, Any], name: str | None, profiles: 
     merged = override_convert_options(options, image_profile(name, profiles).options())
     merged["image_profile"] = name
     return merged
+
+
 def conversion(*, recipe: Any = None, format: str | None = None, format_options: Mapping[str, Any] | None = None,
                source: str | Path | None = None, say: Callable[[str], None] | None = None,
                **options: Any) -> tuple[str, dict[str, str], ConvertOptions]:

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
     from rsdata.build import DEFAULT_MAX_SHARD_BYTES
-    from rsdata.images import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, IMAGE_PROFILES, JPEG_QUALITY, describe_storage
+    from rsdata.images import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, IMAGE_PROFILES, JPEG_QUALITY
 
     parser.add_argument("--split", action="append", dest="splits", metavar="NAME",
                         help="convert only this split folder (repeatable); names a single-split source")
@@ -149,7 +149,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         help=f"quality (1-100) of the JPEGs the build encodes (default {JPEG_QUALITY})")
     parser.add_argument("--images", metavar="PROFILE",
                         help="store the images by a named profile instead of --max-side/--image-format/"
-                        "--jpeg-quality: " + ", ".join(f"{name} ({describe_storage(**profile.options())})"
+                        "--jpeg-quality: " + ", ".join(f"{name} (JPEG q{profile.jpeg_quality}, longer side <= "
+                                                       f"{profile.max_side} px)"
                                                        for name, profile in IMAGE_PROFILES.items())
                         + "; a corpus recipe may define more (image_profiles). Build it beside the published "
                         "build, in its own OUT")

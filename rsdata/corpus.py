@@ -22,6 +22,12 @@ repeat an earlier one (:mod:`rsdata.dedup`); (4) the kept rows are staged, then 
 the corpus's content digest in their names (:mod:`rsdata.dataset_files`), and the reports and the card last.
 From the first step until the card is written, the folder's card marks the build unfinished, so
 ``load_dataset(OUT)`` never reads a partial corpus.
+
+Image profiles (``--images train448``, ``build_corpus(..., images="train448")``): every source and test set is
+converted with the profile's ``max_side``, ``image_format`` and ``jpeg_quality`` over its own options, into an
+OUT of its own (``corpus/remoteclip-448`` beside ``corpus/remoteclip``); ``corpus.json`` in the state folder
+records the profile, and a folder built with another one is refused without ``overwrite``. The card and
+``corpus_report.json`` (``image_profile``, ``image_storage``) say how the images are stored.
 """
 
 from __future__ import annotations

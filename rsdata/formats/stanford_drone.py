@@ -78,6 +78,7 @@ from typing import Sequence
 
 from rsdata import errors
 from rsdata.errors import OptionError, RecordError, SourceLayoutError
+from rsdata.images import JPEG_QUALITY
 from rsdata.formats.base import (
     IMAGE_SUFFIXES,
     SourceFormat,
@@ -92,7 +93,7 @@ ANNOTATION_FILE = "annotations.txt"
 VIDEO_FILE = "video.mov"
 DEFAULT_FRAME_STRIDE = 30
 VIDEO_INSTALL_HINT = "pip install 'rsclip[video]'"
-FRAME_JPEG_QUALITY = 95
+FRAME_JPEG_QUALITY = JPEG_QUALITY  # 95, the quality of every JPEG rsdata encodes by default
 # Bytes per pixel of a decoded frame stored as JPEG q95 (about 0.5 on SDD's aerial views; an upper bound keeps
 # shards under their size limit), to plan shard sizes before anything is decoded.
 _FRAME_BYTES_PER_PIXEL_ESTIMATE = 1
