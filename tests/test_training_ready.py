@@ -334,7 +334,8 @@ def test_corpus_builds_a_named_image_profile_beside_the_published_build(tmp_path
 
     from tests.corpus_standins import write_standin
 
-    path = _mini_corpus(tmp_path, "image_profiles:\n  tiny: {max_side: 32, image_format: jpeg, jpeg_quality: 90}\n")
+    path = _mini_corpus(tmp_path, "test_sets:\n  - {recipe: dota, folder: DOTA, splits: [val]}\n"
+                                  "image_profiles:\n  tiny: {max_side: 32, image_format: jpeg, jpeg_quality: 90}\n")
     write_standin("dota", tmp_path / "src" / "DOTA", num_images=2)
     common = ["--sources", str(tmp_path / "src"), "--no-progress"]
     assert main(["convert", "--recipe", str(path), str(tmp_path / "plan"), *common, "--plan", "--images",
@@ -348,6 +349,9 @@ def test_corpus_builds_a_named_image_profile_beside_the_published_build(tmp_path
     assert len(rows) == len(datasets.load_dataset(str(published), "det", split="train")) > 0
     for row in rows:
         assert row["image"].format == "JPEG" and max(row["image"].size) == 32 and row["image_scale"][0] == 0.5
+    # The test sets are stored alike, so that near-duplicates are looked for among images stored the same way.
+    test_rows = pq.read_table(tiny / ".rsdata" / "corpus" / "test_sets" / "dota" / "data").to_pylist()
+    assert test_rows and all(max(r["width"], r["height"]) == 32 and r["image_encoding"] == "jpeg" for r in test_rows)
     report = json.loads((tiny / "corpus_report.json").read_text())
     assert report["image_profile"] == "tiny" and report["image_storage"].startswith("JPEG q90, longer side <= 32")
     assert "Images stored JPEG q90, longer side <= 32 px" in (tiny / "README.md").read_text()
