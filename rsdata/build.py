@@ -354,6 +354,8 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
         "license": license,
         "options": _shaping_options(options),
     }
+    if source_format.output_revision != 1:
+        shaping["output_revision"] = source_format.output_revision
     if extra_features:  # class names found by listing the source shape the output too
         from datasets import Features
 

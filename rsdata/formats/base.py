@@ -174,6 +174,10 @@ class SourceFormat:
     counted_columns: ClassVar[tuple[str, ...]] = ()
     #: What the format may read; the build sets its own (source root, --allow-outside-links, --max-pixels).
     read_policy: ReadPolicy = ReadPolicy()
+    #: Raised when a format's rows change for the same source and options (for example how decoded frames are
+    #: encoded), so that a build started by an earlier revision is not resumed into a mix of both. It enters the plan
+    #: fingerprint when it is not 1, so builds of the formats that never changed keep resuming.
+    output_revision: ClassVar[int] = 1
 
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.options_class()

@@ -134,6 +134,7 @@ class StanfordDroneFormat(SourceFormat):
                    "or extracted frames")
     options_class = StanfordDroneOptions
     default_license = "cc-by-nc-sa-3.0"
+    output_revision = 2  # 2: decoded frames are stored as JPEG q95 (1: PNG)
 
     def list_items(self, root: Path, splits: Sequence[str] | None) -> list[SourceItem]:
         if not root.is_dir():

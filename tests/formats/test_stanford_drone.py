@@ -316,3 +316,25 @@ def test_round_trip_with_decoded_video_frames_through_the_command_line(tmp_path)
     assert all(r["source_image_format"] == "MOV" and r["image_encoding"] == "jpeg"
                and r["image"]["bytes"].startswith(b"\xff\xd8") and r["image"]["path"].startswith("videos/")
                for r in rows)
+
+
+def test_a_build_begun_before_frames_were_stored_as_jpeg_is_not_resumed(tmp_path, monkeypatch, capsys):
+    """Frames became JPEG in output revision 2: a build folder planned by revision 1 (PNG frames) must not be
+    resumed into a mix of PNG and JPEG shards; the same command is refused and --overwrite rebuilds."""
+    from rsdata.build import ConvertOptions, make_plan
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_source(src, 6, seed=3)
+    frames = StanfordDroneOptions(frames_dir="frames")
+    fmt = get_format("stanford_drone")
+    options = ConvertOptions(progress=False)
+    current = make_plan(fmt(frames), src, options).fingerprint
+    monkeypatch.setattr(fmt, "output_revision", 1)
+    earlier = make_plan(fmt(frames), src, options).fingerprint
+    assert earlier != current
+    assert main(["convert", "stanford_drone", str(src), str(out), "--no-progress", "-o", "frames_dir=frames"]) == 0  # as revision 1
+    (out / "README.md").unlink()  # as if that build had been stopped before its card
+    monkeypatch.undo()
+    assert main(["convert", "stanford_drone", str(src), str(out), "--no-progress", "-o", "frames_dir=frames"]) == 1
+    assert "holds a build of other inputs or options" in capsys.readouterr().err
+    assert main(["convert", "stanford_drone", str(src), str(out), "--no-progress", "-o", "frames_dir=frames", "--overwrite"]) == 0
