@@ -15,7 +15,7 @@ A recipe says which model starts, on which data, with which augmentation and whi
                                         # ships, shipped with rsmodel), a tokenizer folder or a
                                         # bpe_simple_vocab_16e6.txt.gz
     data:
-      path: corpus/remoteclip           # default for every source: a local folder or a Hub dataset repo id
+      path: corpus/remoteclip-448       # default for every source: a local folder or a Hub dataset repo id
       revision: null                    # default Hub revision of every source
       split: train                      # default split of every source
       sources:                          # one or several (config, weight) pairs; each may set path/revision/split
