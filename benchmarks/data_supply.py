@@ -71,6 +71,7 @@ builds, and the ratio printed.
     python benchmarks/data_supply.py                     # about 1-2 minutes on one core
     python benchmarks/data_supply.py --baseline 0d77562  # also the augmentation as it was at 0d77562
     python benchmarks/data_supply.py --quick --sources rsicd,ucm   # seconds; a smoke test, not a measurement
+    python benchmarks/data_supply.py --quick --profile --sources dior,isaid,auair   # where the time goes
 """
 
 from __future__ import annotations
@@ -347,8 +348,13 @@ def load_augmentation(revision: str | None):
         from rsmodel.data import CropFlipRotate
 
         return CropFlipRotate
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:rsmodel/data.py"], check=True,
-                          capture_output=True, text=True).stdout
+    try:
+        text = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:rsmodel/data.py"], check=True,
+                              capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        raise SystemExit(f"--baseline {revision}: cannot read rsmodel/data.py at that revision in {ROOT}: "
+                         f"{detail.strip()}") from None
     folder = Path(tempfile.mkdtemp(prefix="data-supply-baseline-"))
     path = folder / "rsmodel_data_baseline.py"
     path.write_text(text, encoding="utf-8")
@@ -357,6 +363,44 @@ def load_augmentation(revision: str | None):
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
     spec.loader.exec_module(module)
     return module.CropFlipRotate
+
+
+def profile_stages(data: bytes, image_size: int = IMAGE_SIZE, repeats: int = 200) -> dict[str, float]:
+    """Milliseconds (CPU time, best of 5 runs of ``repeats``) of each stage of CropFlipRotate on one image, with a
+    fixed centre crop of 95 % of each side and no DCT scaling: decode, the resize by Pillow (``Image.resize``
+    BICUBIC with a box, as up to 0d77562) and by torch (``rsmodel.data.resize_uint8``, now), the flip and quarter
+    turn on Pillow images (then) and as array views (now), and the array conversion."""
+    from PIL import Image
+
+    from rsmodel.data import resize_uint8
+
+    def best(step: Callable[[], object]) -> float:
+        runs = []
+        for _ in range(5):
+            start = time.process_time()
+            for _ in range(repeats):
+                step()
+            runs.append((time.process_time() - start) / repeats * 1e3)
+        return min(runs)
+
+    def decode():
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image.convert("RGB") if image.mode != "RGB" else image
+
+    image = decode()
+    width, height = image.size
+    w, h = round(width * 0.95), round(height * 0.95)
+    left, top = (width - w) // 2, (height - h) // 2
+    small = image.resize((image_size, image_size), Image.BICUBIC, box=(left, top, left + w, top + h))
+    pixels = np.asarray(small)
+    return {"decode": best(decode),
+            "resize (Pillow)": best(lambda: image.resize((image_size, image_size), Image.BICUBIC,
+                                                         box=(left, top, left + w, top + h))),
+            "resize (torch)": best(lambda: resize_uint8(np.asarray(image)[top:top + h, left:left + w], image_size)),
+            "flip + turn (Pillow)": best(lambda: small.transpose(Image.FLIP_LEFT_RIGHT).transpose(Image.ROTATE_90)),
+            "flip + turn (views)": best(lambda: np.rot90(pixels[:, ::-1], 1).transpose(2, 0, 1)),
+            "to array": best(lambda: np.asarray(small, dtype=np.uint8).transpose(2, 0, 1))}
 
 
 def table(images: Sequence[SourceImages], counts: Mapping[str, int], rates: Mapping[tuple[str, str, str], float],
@@ -421,6 +465,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "the machine); wall: elapsed time (what this process got of a shared core)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated images (default 0)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--profile", action="store_true",
+                        help="also time each stage of the augmentation on each source's first training-ready image")
     args = parser.parse_args(argv)
     known = {source.name: source for source in SOURCES}
     names = [name.strip() for name in args.sources.split(",") if name.strip()]
@@ -496,6 +542,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"training-ready: {ready:.0f} images/s per core = {ready / needed:.2f}x needed, target >= "
           f"{args.target:.0f}: {verdict}; as published: {published:.0f} images/s per core = {published / needed:.2f}x "
           f"needed")
+    if args.profile:
+        print("stages of CropFlipRotate on each source's first training-ready image, ms of CPU time (fixed centre "
+              "crop of 95 %, no DCT scaling):")
+        profiles = {item.source.name: profile_stages(item.builds["ready"][0]) for item in images}
+        stages = list(next(iter(profiles.values())))
+        print(f"  {'source':<15} {'stored':<14}" + "".join(f" {stage:>21}" for stage in stages))
+        for item in images:
+            print(f"  {item.source.name:<15} {describe(item.builds['ready'][0]):<14}"
+                  + "".join(f" {profiles[item.source.name][stage]:>21.3f}" for stage in stages))
     print("assumptions:")
     for item in images:
         note = f"; {item.source.note}" if item.source.note else ""

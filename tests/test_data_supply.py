@@ -152,3 +152,20 @@ def test_unknown_source_names_the_known_ones(supply, capsys):
     with pytest.raises(SystemExit):
         supply.main(["--sources", "rsicd,nope"])
     assert "unknown source(s) nope; known: rsicd, rsitmd" in capsys.readouterr().err
+
+
+def test_profile_times_every_stage_of_the_augmentation(supply, tmp_path, capsys):
+    assert supply.main(["--quick", "--profile", "--sources", "potsdam", "--realdata", str(tmp_path / "absent")]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    header = next(index for index, line in enumerate(lines) if line.strip().startswith("source ") and "decode" in line)
+    for stage in ("decode", "resize (Pillow)", "resize (torch)", "flip + turn (Pillow)", "flip + turn (views)",
+                  "to array"):
+        assert stage in lines[header]
+    row = lines[header + 1].split()
+    assert row[:3] == ["potsdam", "JPEG", "448x448"] and all(float(value) > 0 for value in row[3:])
+
+
+def test_unknown_baseline_revision_is_a_clear_error(supply, tmp_path):
+    with pytest.raises(SystemExit, match="--baseline no-such-rev: cannot read rsmodel/data.py"):
+        supply.main(["--quick", "--sources", "ucm", "--baseline", "no-such-rev", "--realdata", str(tmp_path)])
