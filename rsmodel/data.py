@@ -98,7 +98,7 @@ class CropFlipRotate:
     Pillow decodes (at a reduced DCT scale for large JPEGs, see the module docstring); the crop is resized by
     torch's antialiased bicubic interpolation on ``uint8`` pixels, which is Pillow's ``BICUBIC`` filter (the cubic
     kernel with a = -0.5, widened by the reduction factor, 8-bit fixed-point weights) in vectorised form: on 448 px
-    JPEGs it is about 4x faster than ``Image.resize``, the largest single cost of a sample. Its output differs
+    JPEGs it is 3-4x faster than ``Image.resize``, which was the largest single cost of a sample. Its output differs
     from Pillow's by a level or two on a few pixels inside (mean about 0.02 of a level), and by up to a few tens of
     levels on some of the outermost output pixels, where Pillow's filter also reads source pixels just outside the
     crop box (``tests/test_train_data.py``).
