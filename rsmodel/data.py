@@ -489,14 +489,18 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
         opened: dict = {}
 
         def usable():
-            barren: set = set()  # units read since the last usable row
+            barren: set = set()  # units without a usable row read since the last usable row
             for unit in stream_units(units, weights, self.data_seed, stream, self.streams):
                 chunk = chunk_rows(unit, self.stream_bytes)
+                found = False
                 for index, row in read_unit(unit, image_column, caption_column, chunk, opened):
                     if row[image_column]["bytes"] and _captions_of(row[caption_column]):
-                        barren.clear()
+                        found = True
                         where = f"{unit.file}: row group {unit.row_group}, row {index}"
                         yield (row, where), row_size(row, image_column, caption_column)
+                if found:
+                    barren.clear()
+                    continue
                 barren.add(unit)
                 if len(barren) == total_units:
                     raise TrainingDataError("the streaming data sources yielded no usable row (image bytes and a "

@@ -256,9 +256,10 @@ def test_unusable_rows_are_skipped(tmp_path):
         rows[i]["captions"] = ["  "]
     rows[7]["captions"] = None
     rows[9]["image"] = None
-    folder = write_parquet(tmp_path / "a", rows, row_group_size=5)
-    captions = {c for c, _ in loaded(make_stream([DataSource(str(folder))], streams=2), 0, 80)}
-    assert captions == {f"a{i}" for i in range(12) if i not in (1, 4, 7, 9)}
+    for group in (5, 12):  # several units, and one unit read over and over
+        folder = write_parquet(tmp_path / f"a{group}", rows, row_group_size=group)
+        captions = {c for c, _ in loaded(make_stream([DataSource(str(folder))], streams=2), 0, 80)}
+        assert captions == {f"a{i}" for i in range(12) if i not in (1, 4, 7, 9)}
 
     bad = write_parquet(tmp_path / "bad", [{**row, "captions": []} for row in rows_of(5, "b")], row_group_size=2)
     with pytest.raises(TrainingDataError, match="yielded no usable row"):
@@ -307,3 +308,22 @@ def test_the_record_has_the_footer_rows_and_fingerprint(tmp_path):
         [("train-00000-of-00002.parquet", 0, 4), ("train-00000-of-00002.parquet", 1, 4),
          ("train-00000-of-00002.parquet", 2, 4)]
     assert os.path.isabs(opened.table[0].file)
+
+
+def test_a_hub_repo_streams_from_its_parquet_files_at_the_pinned_revision(rsdata_demo_dataset, tmp_path, local_hub):
+    import shutil
+
+    from rsdata.publish import push_dataset
+
+    folder = tmp_path / "dataset"
+    shutil.copytree(rsdata_demo_dataset, folder)
+    push_dataset(folder, "user/demo", progress=False)
+    commit = local_hub.branches("user/demo", "dataset")["main"]
+    source = DataSource("user/demo", revision=commit)
+    (opened,) = open_sources(DataSpec(sources=(source,), streaming=True, cache_dir=str(tmp_path / "cache")))
+    assert opened.commit == commit and opened.num_rows == 40
+    assert all(unit.file.startswith(f"hf://datasets/user/demo@{commit}/") for unit in opened.table)
+    local = make_stream([DataSource(str(rsdata_demo_dataset))])
+    hub = StreamingTrainingStream([opened], augment=CropFlipRotate(16), image_column="image",
+                                  caption_column="captions", data_seed=3, loader_batch_size=4, streams=6)
+    assert loaded(hub, 0, 24) == loaded(local, 0, 24)
