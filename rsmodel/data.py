@@ -492,8 +492,10 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
             barren: set = set()  # units without a usable row read since the last usable row
             for unit in stream_units(units, weights, self.data_seed, stream, self.streams):
                 chunk = chunk_rows(unit, self.stream_bytes)
+                # A unit larger than this stream's buffer is not held open between chunks (see read_unit).
+                hold = unit.rows * unit.bytes_per_row <= self.stream_bytes
                 found = False
-                for index, row in read_unit(unit, image_column, caption_column, chunk, opened):
+                for index, row in read_unit(unit, image_column, caption_column, chunk, opened, hold=hold):
                     if row[image_column]["bytes"] and _captions_of(row[caption_column]):
                         found = True
                         where = f"{unit.file}: row group {unit.row_group}, row {index}"

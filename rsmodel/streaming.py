@@ -108,11 +108,17 @@ def chunk_rows(unit: ShardUnit, buffer_bytes: int) -> int:
     return int(max(1, min(MAX_CHUNK_ROWS, buffer_bytes // max(4 * unit.bytes_per_row, 1))))
 
 
-def read_unit(unit: ShardUnit, image_column: str, caption_column: str, chunk: int,
-              opened: dict | None = None) -> Iterator[tuple[int, dict]]:
+def read_unit(unit: ShardUnit, image_column: str, caption_column: str, chunk: int, opened: dict | None = None,
+              hold: bool = True) -> Iterator[tuple[int, dict]]:
     """``(row index in the row group, row)`` for the rows of ``unit`` in order, each row as
     ``{image_column: {"bytes": ...}, caption_column: ..., "source_id": ...}`` (``source_id`` None when the file
     has no such column), read ``chunk`` rows at a time. ``opened`` caches the last opened file.
+
+    ``hold`` keeps one pyarrow reader open over the unit between chunks. pyarrow decodes a whole data page at a
+    time, and a writer that checks page sizes every 1024 values (pyarrow's) writes a row group of large images
+    as one page, so an open reader holds the whole column chunk. With ``hold`` off, each chunk is read by a reader
+    opened for it and closed after it, skipping the rows before it: the page is decoded once per chunk, but no
+    reader stays open while other logical streams read.
     A file that cannot be read is a :class:`TrainingDataError` naming it and the row group."""
     where = f"{unit.file}: row group {unit.row_group}"
     try:
@@ -125,13 +131,24 @@ def read_unit(unit: ShardUnit, image_column: str, caption_column: str, chunk: in
                 opened.update(file=unit.file, parquet=parquet)
         names = set(parquet.schema_arrow.names)
         columns = [f"{image_column}.bytes", caption_column] + (["source_id"] if "source_id" in names else [])
-        batches = parquet.iter_batches(batch_size=chunk, row_groups=[unit.row_group], columns=columns,
-                                       use_threads=False)
+
+        def batches(skip: int = 0):
+            reader = parquet.iter_batches(batch_size=chunk, row_groups=[unit.row_group], columns=columns,
+                                          use_threads=False)
+            for number, batch in enumerate(reader):
+                if number >= skip:
+                    yield batch
+
+        if hold:
+            chunks = batches()
+        else:
+            chunks = (next(iter(batches(skip=number))) for number in range(-(-unit.rows // chunk)))
         index = 0
-        for batch in batches:
+        for batch in chunks:
             images = batch.column(image_column).field("bytes").to_pylist()
             captions = batch.column(caption_column).to_pylist()
             ids = batch.column("source_id").to_pylist() if "source_id" in names else [None] * len(images)
+            del batch  # the rows are Python objects now; the Arrow memory may go
             for data, caption, source_id in zip(images, captions, ids, strict=True):
                 yield index, {image_column: {"bytes": data}, caption_column: caption, "source_id": source_id}
                 index += 1

@@ -327,3 +327,14 @@ def test_a_hub_repo_streams_from_its_parquet_files_at_the_pinned_revision(rsdata
     hub = StreamingTrainingStream([opened], augment=CropFlipRotate(16), image_column="image",
                                   caption_column="captions", data_seed=3, loader_batch_size=4, streams=6)
     assert loaded(hub, 0, 24) == loaded(local, 0, 24)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5])
+def test_a_unit_read_chunk_by_chunk_without_an_open_reader_gives_the_same_rows(tmp_path, chunk):
+    """Units larger than a stream's buffer are read by a reader per chunk (pyarrow holds a whole data page, and a
+    row group of large images is one page): the same rows either way."""
+    folder = write_parquet(tmp_path / "a", rows_of(13, "a"), row_group_size=13)
+    (unit,) = streaming.shard_units([str(next((folder / "data").iterdir()))])
+    held = list(streaming.read_unit(unit, "image", "captions", chunk))
+    assert [index for index, _ in held] == list(range(13)) and held[4][1]["source_id"] == "a4.png"
+    assert list(streaming.read_unit(unit, "image", "captions", chunk, hold=False)) == held
