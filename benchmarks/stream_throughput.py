@@ -17,7 +17,9 @@ streaming runs (``--repeats`` rounds, best of each); the script prints streaming
    default buffers, and map-style alongside. The figure is the largest resident set of the training process and
    its children together, sampled every 20 ms.
 
-Each run gets a private ``HF_DATASETS_CACHE`` and ``data.cache_dir`` (fresh reads, whatever another folder of
+Runs use one torch thread (``--threads``): on a shared 2-core machine, two spinning OpenMP threads per run turn
+other people's load into a 5-10x slowdown of both routes (110 samples/s with one thread against 15 with two, at a
+load average of 7), which would hide the data path being measured. Each run gets a private ``HF_DATASETS_CACHE`` and ``data.cache_dir`` (fresh reads, whatever another folder of
 the same name left in the default cache). The data is made once in ``--work-dir`` and reused.
 
     python benchmarks/stream_throughput.py
@@ -51,8 +53,11 @@ def main() -> int:
     parser.add_argument("--distinct", type=int, default=6, help="different images among them")
     parser.add_argument("--big-px", type=int, default=4000)
     parser.add_argument("--big-steps", type=int, default=3, help="steps of 8 samples in the memory runs")
+    parser.add_argument("--threads", default="1", help="OMP_NUM_THREADS of the runs ('' leaves torch's default)")
     args = parser.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = args.threads
     import rsmodel
 
     print(f"rsmodel from {Path(rsmodel.__file__).parent}")
