@@ -47,7 +47,8 @@ DataLoader workers or (for the same ``C``) of processes, and a run resumed at st
 ``s*G`` (the rows before it are read again, to rebuild the buffers, but not decoded). DataLoader worker ``w`` of
 ``W`` decodes the batches ``b`` with ``b % W == w`` and reads only the logical streams holding them: with one
 process and ``W`` dividing ``L``, the ``L / W`` streams ``l % W == w``, so each worker reads only its own units.
-Several processes: accelerate reads an ``IterableDataset`` in the main process and sends each process its batch.
+Several processes: each reads the stream (``accelerator_config.dispatch_batches`` is set false, so that the main
+process does not decode every process's batches and send them) and decodes only its own slice of every block.
 
 Augmentation (:class:`CropFlipRotate`): torchvision's ``RandomResizedCrop`` algorithm (10 tries of a random area
 share in ``crop_scale`` and log-uniform aspect ratio in ``crop_ratio``, else a centre crop), resized to the model's
@@ -445,7 +446,9 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
     """The sample stream over streaming sources (an infinite ``IterableDataset``; see the module docstring).
 
     ``block_size`` is the contrastive batch (per-device batch x processes): sample ``k`` comes from logical stream
-    ``(k // block_size) % streams``. ``loader_batch_size`` is the batch size of the DataLoader that reads it:
+    ``(k // block_size) % streams``. With several processes (``process`` = ``(rank, processes)``) every process
+    reads the stream with ``loader_batch_size = block_size`` behind accelerate's ``IterableDatasetShard``, which
+    keeps slice ``rank`` of every block: the samples of the other slices are yielded as ``None``, never decoded. ``loader_batch_size`` is the batch size of the DataLoader that reads it:
     worker ``w`` of ``W`` decodes the loader batches ``b`` with ``(b - first) % W == w`` (``first``: the first
     batch read, see :meth:`start_at`), which is the order the DataLoader takes batches from its workers in, and
     reads only the logical streams of those batches (:func:`rsmodel.streaming.owned_streams`).
@@ -453,7 +456,8 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
 
     def __init__(self, sources: Sequence[SourceTable], *, augment: CropFlipRotate, image_column: str,
                  caption_column: str, data_seed: int, loader_batch_size: int, block_size: int | None = None,
-                 streams: int = 12, shuffle_buffer: int = 10000, shuffle_buffer_bytes: int = 256 << 20):
+                 streams: int = 12, shuffle_buffer: int = 10000, shuffle_buffer_bytes: int = 256 << 20,
+                 process: tuple[int, int] = (0, 1)):
         if any(not isinstance(source.table, list) for source in sources):
             raise ValueError("StreamingTrainingStream needs streaming sources (open them with data.streaming)")
         self.sources = list(sources)
@@ -471,6 +475,9 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
         epoch_rows = sum(source.source.weight * source.num_rows for source in self.sources)
         self.stream_rows = max(1, -(-min(int(shuffle_buffer), math.ceil(epoch_rows)) // self.streams))
         self.stream_bytes = max(1, int(shuffle_buffer_bytes) // self.streams)
+        self.process, self.processes = process
+        if self.block_size % self.processes:
+            raise ValueError(f"block_size {self.block_size} is not a multiple of {self.processes} processes")
         self.start_sample = 0
 
     def start_at(self, sample: int) -> None:
@@ -515,6 +522,7 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         batch, block, streams = self.loader_batch_size, self.block_size, self.streams
+        share = block // self.processes
         first = self.start_sample // batch
         readers = {stream: self.stream_rows_of(stream)
                    for stream in owned_streams(worker, workers, first, batch, block, streams)}
@@ -530,5 +538,8 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
                     consumed[stream] += 1
                 row, where = next(readers[stream])
                 consumed[stream] += 1
+                if (k % block) // share != self.process:
+                    yield None  # another process's sample: accelerate's IterableDatasetShard drops it
+                    continue
                 yield self.sampler.example(row, k, lambda where=where: f"streaming data, sample {k}, {where}")
             b += workers

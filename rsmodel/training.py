@@ -219,6 +219,10 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
     per_device = _per_device_batch(recipe, world_size, accumulation)
     samples_per_step = per_device * world_size * accumulation
     training = dict(recipe.training, per_device_train_batch_size=per_device)
+    if recipe.data.streaming and world_size > 1:
+        # Every process reads the stream and decodes its own slice (rsmodel.data.StreamingTrainingStream);
+        # accelerate's default for an IterableDataset would decode all of them in the main process and send them.
+        training["accelerator_config"] = {**(training.get("accelerator_config") or {}), "dispatch_batches": False}
     if not progress:
         training.setdefault("disable_tqdm", True)
     if world_size == 1:
@@ -252,9 +256,11 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
     if recipe.data.streaming:
         dataset = StreamingTrainingStream(sources, augment=augment, image_column=recipe.data.image_column,
                                           caption_column=recipe.data.caption_column, data_seed=recipe.data_seed,
-                                          loader_batch_size=per_device, block_size=per_device * world_size,
-                                          streams=recipe.data.streams, shuffle_buffer=recipe.data.shuffle_buffer,
-                                          shuffle_buffer_bytes=recipe.data.shuffle_buffer_bytes)
+                                          loader_batch_size=per_device * world_size,
+                                          block_size=per_device * world_size, streams=recipe.data.streams,
+                                          shuffle_buffer=recipe.data.shuffle_buffer,
+                                          shuffle_buffer_bytes=recipe.data.shuffle_buffer_bytes,
+                                          process=(args.process_index, world_size))
         epoch_size = None
     else:
         dataset = TrainingStream(sources, length=total_samples, augment=augment,

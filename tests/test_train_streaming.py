@@ -110,6 +110,24 @@ def test_the_contrastive_batch_not_the_per_process_batch_defines_the_order(tmp_p
     assert one == two
 
 
+def test_each_process_decodes_only_its_slice_of_every_block(tmp_path):
+    """Two processes (each reading the stream in blocks of the contrastive batch, as accelerate's
+    IterableDatasetShard does): process p decodes slice p of every block and yields None for the other slice."""
+    sources = two_sources(tmp_path)
+    one = loaded(make_stream(sources, batch=8, block=8), 0, 48, batch=8)
+    parts = []
+    for rank in range(2):
+        opened = open_sources(DataSpec(sources=tuple(sources), streaming=True))
+        data = StreamingTrainingStream(opened, augment=CropFlipRotate(16), image_column="image",
+                                       caption_column="captions", data_seed=3, loader_batch_size=8, block_size=8,
+                                       streams=6, process=(rank, 2))
+        items = [next(it) for it in [iter(data)] for _ in range(48)]
+        assert all((item is None) == ((k % 8) // 4 != rank) for k, item in enumerate(items))
+        parts.append(items)
+    merged = [a if a is not None else b for a, b in zip(*parts, strict=True)]
+    assert [(e["caption"], e["pixels"].tobytes()) for e in merged] == one
+
+
 def test_every_row_is_read_each_unit_epoch(tmp_path):
     """With weight 1, one buffer-free pass over a unit epoch's rows covers every row exactly once."""
     folder = write_parquet(tmp_path / "a", rows_of(24, "a"), row_group_size=4, files=3)
