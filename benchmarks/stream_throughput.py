@@ -19,8 +19,9 @@ streaming runs (``--repeats`` rounds, best of each); the script prints streaming
 
 Runs use one torch thread (``--threads``): on a shared 2-core machine, two spinning OpenMP threads per run turn
 other people's load into a 5-10x slowdown of both routes (110 samples/s with one thread against 15 with two, at a
-load average of 7), which would hide the data path being measured. Each run gets a private ``HF_DATASETS_CACHE`` and ``data.cache_dir`` (fresh reads, whatever another folder of
-the same name left in the default cache). The data is made once in ``--work-dir`` and reused.
+load average of 7), which would hide the data path being measured. Each run gets a private
+``HF_DATASETS_CACHE`` and ``data.cache_dir`` (fresh reads, whatever another folder of the same name left in the
+default cache). The data is made once in ``--work-dir`` and reused.
 
     python benchmarks/stream_throughput.py
     python benchmarks/stream_throughput.py --part memory --big-images 48

@@ -448,7 +448,8 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
     ``block_size`` is the contrastive batch (per-device batch x processes): sample ``k`` comes from logical stream
     ``(k // block_size) % streams``. With several processes (``process`` = ``(rank, processes)``) every process
     reads the stream with ``loader_batch_size = block_size`` behind accelerate's ``IterableDatasetShard``, which
-    keeps slice ``rank`` of every block: the samples of the other slices are yielded as ``None``, never decoded. ``loader_batch_size`` is the batch size of the DataLoader that reads it:
+    keeps slice ``rank`` of every block: the samples of the other slices are yielded as ``None``, never decoded.
+    ``loader_batch_size`` is the batch size of the DataLoader that reads it:
     worker ``w`` of ``W`` decodes the loader batches ``b`` with ``(b - first) % W == w`` (``first``: the first
     batch read, see :meth:`start_at`), which is the order the DataLoader takes batches from its workers in, and
     reads only the logical streams of those batches (:func:`rsmodel.streaming.owned_streams`).
