@@ -6,7 +6,8 @@ footers, so their row counts are exact before anything is read. Local files are 
 (``hf://datasets/REPO@COMMIT/...``, resolved at the pinned revision) through ``huggingface_hub.HfFileSystem``.
 A unit is read with ``pyarrow.parquet.ParquetFile.iter_batches`` in chunks of a few rows, only the needed columns
 (the image column's ``bytes`` field, the caption column, ``source_id``), with buffered column-chunk reads, so the
-memory a read holds is a few rows, not a row group (rsdata's row groups of DOTA-size PNGs are over 100 MiB).
+memory a read holds is a few rows plus the data page being decoded, not a row group (rsdata's row groups of
+DOTA-size PNGs are over 100 MiB; when such a group is one page, see :func:`read_unit`).
 """
 
 from __future__ import annotations
