@@ -24,12 +24,31 @@ So one process with batch ``G`` and ``W`` processes with batch ``G / W`` see the
 at step ``s`` continues with sample ``s*G`` (the sampler is sequential over ``k``; skipping batches loads nothing),
 and the number of DataLoader workers changes nothing.
 
-Streaming sources (``data.streaming``) are read with ``datasets``' streaming mode, shuffled with a seeded buffer
-(``shuffle_buffer`` rows, reshuffled each pass) and mixed by ``interleave_datasets`` with probabilities
-``w_i * n_i / sum(w_j * n_j)`` when every source's row count is in its dataset info, ``w_i / sum(w_j)`` otherwise;
-unusable rows are skipped as they come (not counted), and sample ``k`` is the ``k``-th usable row of the mixed
-stream, with the same per-sample generator. DataLoader workers each read the stream and decode only their own
-batches, so the order does not depend on the number of workers either.
+Streaming sources (``data.streaming``) are read by :mod:`rsmodel.streaming`, straight from their Parquet files (a
+local folder's files as :mod:`rsmodel.datafolder` resolves them; a Hub repo's at the pinned revision through
+``huggingface_hub.HfFileSystem``), in chunks of a few rows and only the image bytes, caption and ``source_id``
+columns. Nothing is prepared or cached, and there is no epoch boundary to restart at. The order:
+
+- a *unit* is one row group of one file (row counts from the footers); a *unit epoch* is every unit of source
+  ``i`` ``floor(w_i)`` times plus a seeded ``floor(frac(w_i) * U_i + u)`` of its ``U_i`` units, permuted with
+  ``numpy.random.default_rng([data_seed, 2, epoch])`` (so sources mix by ``w_i`` x their rows, as in map-style);
+- there are ``L`` logical streams (``data.streams``, default 12); stream ``l`` reads the units at positions
+  ``l, l + L, l + 2L, ...`` of the endless sequence of unit epochs 0, 1, 2, ..., leaves out unusable rows (no image
+  bytes, no non-empty caption; not counted) and passes the rest through its own shuffle buffer, seeded with
+  ``default_rng([data_seed, 3, l])``, holding at most ``min(shuffle_buffer, R) / L`` rows (rounded up; ``R`` =
+  ``sum(w_i * rows_i)``, the rows of one unit epoch: a larger buffer would only hold repeats) and
+  ``shuffle_buffer_bytes / L`` bytes (image bytes plus caption characters; a larger row passes straight through);
+- with the contrastive batch ``C`` (per-device batch x processes), sample ``k`` is in block ``k // C``; block
+  ``m`` is taken from stream ``m % L``: sample ``k`` is row ``(m // L) * C + k % C`` of that stream's shuffled
+  output, with the same per-sample generator ``default_rng([data_seed, 1, k])`` as map-style.
+
+So the order depends on the data, ``data_seed``, ``L``, both buffer bounds and ``C``, never on the number of
+DataLoader workers or (for the same ``C``) of processes, and a run resumed at step ``s`` continues with sample
+``s*G`` (the rows before it are read again, to rebuild the buffers, but not decoded). DataLoader worker ``w`` of
+``W`` decodes the batches ``b`` with ``b % W == w`` and reads only the logical streams holding them: with one
+process and ``W`` dividing ``L``, the ``L / W`` streams ``l % W == w``, so each worker reads only its own units.
+Several processes: each reads the stream (``accelerator_config.dispatch_batches`` is set false, so that the main
+process does not decode every process's batches and send them) and decodes only its own slice of every block.
 
 Augmentation (:class:`CropFlipRotate`): torchvision's ``RandomResizedCrop`` algorithm (10 tries of a random area
 share in ``crop_scale`` and log-uniform aspect ratio in ``crop_ratio``, else a centre crop), resized to the model's
@@ -56,8 +75,19 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from rsmodel.datafolder import load_local_split
+from rsmodel.datafolder import PARQUET, folder_layout, load_local_split, resolve_split
 from rsmodel.errors import DatasetFolderError, TrainingDataError
+from rsmodel.streaming import (
+    BUFFER_STREAM,
+    chunk_rows,
+    open_parquet,
+    owned_streams,
+    read_unit,
+    row_size,
+    shard_units,
+    shuffled,
+    stream_units,
+)
 from rsmodel.train_recipe import AugmentationSpec, DataSource, DataSpec
 
 NO_IMAGE = "no_image"
@@ -186,7 +216,8 @@ class ContrastiveCollator:
 
 @dataclass
 class SourceTable:
-    """One opened source: its table (map-style) or stream, the usable rows and the skipped counts."""
+    """One opened source: its table (map-style) or its row-group units (streaming, a list of
+    :class:`~rsmodel.streaming.ShardUnit`), the usable rows and the skipped counts."""
 
     source: DataSource
     table: Any
@@ -195,14 +226,13 @@ class SourceTable:
     fingerprint: str | None = None  # local folders: sha256 of the data files read (names, sizes, mtimes, rows)
     files: int | None = None  # local folders: how many data files were read
     commit: str | None = None  # Hub sources: the commit the revision resolved to
-    num_rows: int | None = None  # the rows of the loaded split (streams: from the dataset info, if it has them)
-    rows_on_disk: int | None = None  # local streams: the Parquet footers' row count
+    num_rows: int | None = None  # the rows of the loaded split (streams: the Parquet footers' count)
 
     def record(self) -> dict:
         return {"path": self.source.path, "config": self.source.config, "split": self.source.split,
                 "revision": self.source.revision, "weight": self.source.weight, "commit": self.commit,
                 "fingerprint": self.fingerprint, "files": self.files,
-                "rows": self.num_rows if self.num_rows is not None else self.rows_on_disk,
+                "rows": self.num_rows,
                 "usable_rows": None if self.usable_rows is None else int(len(self.usable_rows)),
                 "skipped": dict(self.skipped)}
 
@@ -215,15 +245,16 @@ def open_sources(spec: DataSpec) -> list[SourceTable]:
 def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
     import datasets
 
+    if spec.streaming:
+        return _open_stream(source, spec)
     local = Path(source.path).exists()
     read = None
     try:
         if local:
             # Exactly the files on disk, whatever the folder's card names them (see rsmodel.datafolder).
-            table, read = load_local_split(source.path, source.split, source.config, streaming=spec.streaming,
-                                           cache_dir=spec.cache_dir)
+            table, read = load_local_split(source.path, source.split, source.config, cache_dir=spec.cache_dir)
         else:
-            kwargs = {"split": source.split, "streaming": spec.streaming}
+            kwargs = {"split": source.split}
             if source.revision:
                 kwargs["revision"] = source.revision
             if spec.cache_dir:
@@ -232,15 +263,9 @@ def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
     except DatasetFolderError as error:
         raise TrainingDataError(f"data source {source.describe()}: cannot be loaded: {error}") from None
     except Exception as error:  # noqa: BLE001 - datasets raises many unrelated types for "cannot load"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = "" if "/" in source.path else " (neither a local folder nor a Hub repo id USER/NAME)"
-        raise TrainingDataError(f"data source {source.describe()}: cannot be loaded{hint}: {first}") from None
-    features = table.features
-    if features is None and spec.streaming:
-        table = table._resolve_features()
-        features = table.features
-    _check_columns(source, spec, features)
-    keep = [spec.image_column, spec.caption_column] + (["source_id"] if "source_id" in features else [])
+        raise _cannot_load(source, error) from None
+    _check_columns(source, spec, table.features)
+    keep = [spec.image_column, spec.caption_column] + (["source_id"] if "source_id" in table.features else [])
     table = table.select_columns(keep).cast_column(spec.image_column, datasets.Image(decode=False))
     opened = SourceTable(source=source, table=table)
     if read is not None:
@@ -248,19 +273,60 @@ def open_source(source: DataSource, spec: DataSpec) -> SourceTable:
         opened.files = len(read.files)
     else:
         opened.commit = _hub_commit(source)
-    if spec.streaming:
-        info = getattr(table, "info", None)
-        split_info = info.splits.get(source.split) if info is not None and info.splits else None
-        opened.num_rows = split_info.num_examples if split_info is not None else None
-        if opened.num_rows is None and read is not None:
-            opened.rows_on_disk = read.rows  # recorded; the stream's mixture weights still use the dataset info
-        return opened
     opened.num_rows = len(table)
     opened.usable_rows, opened.skipped = _usable_rows(table, spec)
     if len(opened.usable_rows) == 0:
         raise TrainingDataError(f"data source {source.describe()}: none of its {len(table)} rows has both image "
                                 f"bytes and a non-empty caption ({_format_skips(opened.skipped)})")
     return opened
+
+
+def _open_stream(source: DataSource, spec: DataSpec) -> SourceTable:
+    """A streaming source: its Parquet files (a local folder's exactly as on disk; a Hub repo's at the pinned
+    revision, as ``hf://`` URLs) split into row-group units from the footers; nothing else is read."""
+    import datasets
+
+    try:
+        if Path(source.path).exists():
+            resolved = resolve_split(folder_layout(source.path, source.config), source.split)
+            builder, files = resolved.builder, [str(f.path) for f in resolved.files]
+        else:
+            kwargs = {"revision": source.revision} if source.revision else {}
+            if spec.cache_dir:
+                kwargs["cache_dir"] = spec.cache_dir
+            hub = datasets.load_dataset_builder(source.path, source.config, **kwargs)
+            resolved, builder = None, hub.name
+            data_files = hub.config.data_files or {}
+            if source.split not in data_files:
+                raise DatasetFolderError(f"no split {source.split!r}; its splits: "
+                                         f"{', '.join(sorted(map(str, data_files))) or 'none'}")
+            files = [str(f) for f in dict.fromkeys(data_files[source.split])]
+    except DatasetFolderError as error:
+        raise TrainingDataError(f"data source {source.describe()}: cannot be loaded: {error}") from None
+    except Exception as error:  # noqa: BLE001 - datasets raises many unrelated types for "cannot load"
+        raise _cannot_load(source, error) from None
+    if builder != PARQUET:
+        raise TrainingDataError(f"data source {source.describe()}: streaming reads Parquet files; its data files "
+                                f"are {builder} (set data.streaming: false to read them map-style)")
+    units = shard_units(files)
+    if not units:
+        raise TrainingDataError(f"data source {source.describe()}: its Parquet files hold no rows")
+    features = datasets.Features.from_arrow_schema(open_parquet(units[0].file).schema_arrow)
+    _check_columns(source, spec, features)
+    opened = SourceTable(source=source, table=units, num_rows=sum(unit.rows for unit in units))
+    if resolved is not None:
+        opened.fingerprint = resolved.fingerprint()
+        opened.files = len(resolved.files)
+    else:
+        opened.commit = _hub_commit(source)
+        opened.files = len(files)
+    return opened
+
+
+def _cannot_load(source: DataSource, error: BaseException) -> TrainingDataError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    hint = "" if "/" in source.path else " (neither a local folder nor a Hub repo id USER/NAME)"
+    return TrainingDataError(f"data source {source.describe()}: cannot be loaded{hint}: {first}")
 
 
 def _check_columns(source: DataSource, spec: DataSpec, features) -> None:
@@ -402,65 +468,102 @@ class TrainingStream(torch.utils.data.Dataset):
 class StreamingTrainingStream(torch.utils.data.IterableDataset):
     """The sample stream over streaming sources (an infinite ``IterableDataset``; see the module docstring).
 
-    ``loader_batch_size`` is the batch size of the DataLoader that reads it: worker ``w`` of ``W`` decodes the
-    batches ``b`` with ``b % W == w``, which is the order the DataLoader takes batches from its workers in.
+    ``block_size`` is the contrastive batch (per-device batch x processes): sample ``k`` comes from logical stream
+    ``(k // block_size) % streams``. With several processes (``process`` = ``(rank, processes)``) every process
+    reads the stream with ``loader_batch_size = block_size`` behind accelerate's ``IterableDatasetShard``, which
+    keeps slice ``rank`` of every block: the samples of the other slices are yielded as ``None``, never decoded.
+    ``loader_batch_size`` is the batch size of the DataLoader that reads it:
+    worker ``w`` of ``W`` decodes the loader batches ``b`` with ``(b - first) % W == w`` (``first``: the first
+    batch read, see :meth:`start_at`), which is the order the DataLoader takes batches from its workers in, and
+    reads only the logical streams of those batches (:func:`rsmodel.streaming.owned_streams`).
     """
 
     def __init__(self, sources: Sequence[SourceTable], *, augment: CropFlipRotate, image_column: str,
-                 caption_column: str, data_seed: int, shuffle_buffer: int, loader_batch_size: int):
+                 caption_column: str, data_seed: int, loader_batch_size: int, block_size: int | None = None,
+                 streams: int = 12, shuffle_buffer: int = 10000, shuffle_buffer_bytes: int = 256 << 20,
+                 process: tuple[int, int] = (0, 1)):
+        if any(not isinstance(source.table, list) for source in sources):
+            raise ValueError("StreamingTrainingStream needs streaming sources (open them with data.streaming)")
         self.sources = list(sources)
         self.sampler = _Sampler(augment, image_column, caption_column, data_seed)
         self.data_seed = data_seed
-        self.shuffle_buffer = shuffle_buffer
-        self.loader_batch_size = loader_batch_size
-        self.probabilities = mixture_probabilities(self.sources)
+        self.loader_batch_size = int(loader_batch_size)
+        self.block_size = int(block_size or loader_batch_size)
+        if self.block_size % self.loader_batch_size:
+            raise ValueError(f"block_size {self.block_size} is not a multiple of the loader batch "
+                             f"{self.loader_batch_size}")
+        self.streams = int(streams)
+        # Both bounds are totals over all logical streams, so over all DataLoader workers of a process together.
+        # A buffer of more rows than a stream reads in one unit epoch would only hold repeats (and take that many
+        # rows to fill before the first sample): the row bound is capped there.
+        epoch_rows = sum(source.source.weight * source.num_rows for source in self.sources)
+        self.stream_rows = max(1, -(-min(int(shuffle_buffer), math.ceil(epoch_rows)) // self.streams))
+        self.stream_bytes = max(1, int(shuffle_buffer_bytes) // self.streams)
+        self.process, self.processes = process
+        if self.block_size % self.processes:
+            raise ValueError(f"block_size {self.block_size} is not a multiple of {self.processes} processes")
+        self.start_sample = 0
 
-    def _mixed(self):
-        from datasets import interleave_datasets
+    def start_at(self, sample: int) -> None:
+        """Begin the next iteration at sample ``sample`` (a multiple of the loader batch): a resumed run's first
+        sample. The rows before it are read again (the shuffle buffers depend on them) but not decoded."""
+        if sample % self.loader_batch_size:
+            raise ValueError(f"start sample {sample} is not a multiple of the loader batch {self.loader_batch_size}")
+        self.start_sample = int(sample)
 
-        streams = [s.table.shuffle(seed=self.data_seed + i, buffer_size=self.shuffle_buffer)
-                   for i, s in enumerate(self.sources)]
-        if len(streams) == 1:
-            return streams[0]
-        return interleave_datasets(streams, probabilities=self.probabilities, seed=self.data_seed,
-                                   stopping_strategy="all_exhausted")
+    def stream_rows_of(self, stream: int):
+        """``(row, where)`` for the usable rows of logical stream ``stream`` in order, after its shuffle buffer."""
+        image_column, caption_column = self.sampler.image_column, self.sampler.caption_column
+        units = [source.table for source in self.sources]
+        weights = [source.source.weight for source in self.sources]
+        total_units = sum(len(u) for u in units)
+        opened: dict = {}
+
+        def usable():
+            barren: set = set()  # units without a usable row read since the last usable row
+            for unit in stream_units(units, weights, self.data_seed, stream, self.streams):
+                chunk = chunk_rows(unit, self.stream_bytes)
+                # A unit larger than this stream's buffer is not held open between chunks (see read_unit).
+                hold = unit.rows * unit.bytes_per_row <= self.stream_bytes
+                found = False
+                for index, row in read_unit(unit, image_column, caption_column, chunk, opened, hold=hold):
+                    if row[image_column]["bytes"] and _captions_of(row[caption_column]):
+                        found = True
+                        where = f"{unit.file}: row group {unit.row_group}, row {index}"
+                        yield (row, where), row_size(row, image_column, caption_column)
+                if found:
+                    barren.clear()
+                    continue
+                barren.add(unit)
+                if len(barren) == total_units:
+                    raise TrainingDataError("the streaming data sources yielded no usable row (image bytes and a "
+                                            "non-empty caption) in any of their row groups")
+
+        rng = np.random.default_rng([self.data_seed, BUFFER_STREAM, stream])
+        return shuffled(usable(), rng, self.stream_rows, self.stream_bytes)
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        stream = self._mixed()
-        k, epoch = 0, 0
+        batch, block, streams = self.loader_batch_size, self.block_size, self.streams
+        share = block // self.processes
+        first = self.start_sample // batch
+        readers = {stream: self.stream_rows_of(stream)
+                   for stream in owned_streams(worker, workers, first, batch, block, streams)}
+        consumed = dict.fromkeys(readers, 0)  # rows taken from each logical stream so far
+        b = first + worker
         while True:
-            stream.set_epoch(epoch)
-            produced = False
-            for row in _rows(stream):
-                if not _captions_of(row[self.sampler.caption_column]) or not (row[self.sampler.image_column] or {}) \
-                        .get("bytes"):
+            for k in range(b * batch, (b + 1) * batch):
+                blocks, offset = divmod(k, block)
+                stream = blocks % streams
+                position = (blocks // streams) * block + offset  # sample k is row `position` of its stream
+                while consumed[stream] < position:  # rows of other workers' batches or before the start
+                    next(readers[stream])
+                    consumed[stream] += 1
+                row, where = next(readers[stream])
+                consumed[stream] += 1
+                if (k % block) // share != self.process:
+                    yield None  # another process's sample: accelerate's IterableDatasetShard drops it
                     continue
-                produced = True
-                if (k // self.loader_batch_size) % workers == worker:
-                    yield self.sampler.example(row, k, lambda k=k: f"streaming data, sample {k}")
-                k += 1
-            if not produced:
-                raise TrainingDataError("the streaming data sources yielded no usable row (image bytes and a "
-                                        "non-empty caption)")
-            epoch += 1
-
-
-def _rows(stream, chunk: int = 256):
-    """The rows of a ``datasets.IterableDataset`` in order. ``iter(batch_size=...)``, unlike plain iteration, does
-    not hand each DataLoader worker a subset of the shards: every worker must see the whole stream."""
-    for batch in stream.iter(batch_size=chunk):
-        columns = list(batch)
-        for values in zip(*(batch[column] for column in columns), strict=True):
-            yield dict(zip(columns, values, strict=True))
-
-
-def mixture_probabilities(sources: Sequence[SourceTable]) -> list[float]:
-    """Sampling probabilities of streaming sources: ``w_i * n_i`` normalised when every ``n_i`` is known."""
-    if all(s.num_rows for s in sources):
-        mass = [s.source.weight * s.num_rows for s in sources]
-    else:
-        mass = [s.source.weight for s in sources]
-    total = sum(mass)
-    return [m / total for m in mass]
+                yield self.sampler.example(row, k, lambda where=where: f"streaming data, sample {k}, {where}")
+            b += workers

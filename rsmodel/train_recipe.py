@@ -21,8 +21,12 @@ A recipe says which model starts, on which data, with which augmentation and whi
       sources:                          # one or several (config, weight) pairs; each may set path/revision/split
         - {config: ret3, weight: 1.0}
         - {config: det10, weight: 1.0}
-      streaming: false                  # read the sources as streams (Hub or local) instead of map-style tables
-      shuffle_buffer: 10000             # streaming only: rows in the shuffle buffer
+      streaming: false                  # read the sources' Parquet files as streams (Hub or local) instead of
+                                        # map-style tables (see rsmodel.data for the order)
+      shuffle_buffer: 10000             # streaming only: most rows in the shuffle buffers, all streams together
+      shuffle_buffer_bytes: 268435456   # streaming only: most bytes (image bytes + caption characters) in the
+                                        # shuffle buffers, all streams together (256 MiB), per training process
+      streams: 12                       # streaming only: logical streams; dataloader_num_workers should divide it
       image_column: image               # an Image() column (rsdata's "image")
       caption_column: captions          # a list of strings (one is drawn per image per step) or a string
       max_text_length: 77               # tokens per caption, padded to the longest of the batch
@@ -111,6 +115,8 @@ class DataSpec:
     sources: tuple[DataSource, ...]
     streaming: bool = False
     shuffle_buffer: int = 10000
+    shuffle_buffer_bytes: int = 256 << 20
+    streams: int = 12
     image_column: str = "image"
     caption_column: str = "captions"
     max_text_length: int = 77
@@ -322,7 +328,7 @@ def _data(raw: dict, where: str) -> DataSpec:
     _text(rest, "cache_dir", where, "data.", default=None)
     if not isinstance(rest.get("streaming", False), bool):
         raise TrainRecipeError(f"{where}: data.streaming must be true or false, got {rest['streaming']!r}")
-    for key, low in (("max_text_length", 2), ("shuffle_buffer", 1)):
+    for key, low in (("max_text_length", 2), ("shuffle_buffer", 1), ("shuffle_buffer_bytes", 1), ("streams", 1)):
         if key in rest and (not _is_int(rest[key]) or rest[key] < low):
             raise TrainRecipeError(f"{where}: data.{key} must be an integer of at least {low}, got {rest[key]!r}")
     return DataSpec(sources=tuple(sources), **rest)

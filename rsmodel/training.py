@@ -128,6 +128,15 @@ class ContrastiveTrainer(Trainer):
         self._throughput_mark: tuple[float, int] | None = None
         self._param_counts: tuple[int, int] | None = None
 
+    def get_resumed_dataloader(self, dataloader, num_batches: int):
+        # A stream starts at the resumed sample itself: its rows before it are read but, unlike Trainer's
+        # skipping of collated batches, never decoded. num_batches counts this process's loader batches.
+        dataset = self.train_dataset
+        if isinstance(dataset, StreamingTrainingStream):
+            dataset.start_at(num_batches * dataset.block_size)
+            return dataloader
+        return super().get_resumed_dataloader(dataloader, num_batches)
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         return torch.utils.data.SequentialSampler(dataset)
@@ -210,6 +219,10 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
     per_device = _per_device_batch(recipe, world_size, accumulation)
     samples_per_step = per_device * world_size * accumulation
     training = dict(recipe.training, per_device_train_batch_size=per_device)
+    if recipe.data.streaming and world_size > 1:
+        # Every process reads the stream and decodes its own slice (rsmodel.data.StreamingTrainingStream);
+        # accelerate's default for an IterableDataset would decode all of them in the main process and send them.
+        training["accelerator_config"] = {**(training.get("accelerator_config") or {}), "dispatch_batches": False}
     if not progress:
         training.setdefault("disable_tqdm", True)
     if world_size == 1:
@@ -243,7 +256,11 @@ def train(recipe: TrainRecipe, *, callbacks: Sequence[TrainerCallback] = (), pro
     if recipe.data.streaming:
         dataset = StreamingTrainingStream(sources, augment=augment, image_column=recipe.data.image_column,
                                           caption_column=recipe.data.caption_column, data_seed=recipe.data_seed,
-                                          shuffle_buffer=recipe.data.shuffle_buffer, loader_batch_size=per_device)
+                                          loader_batch_size=per_device * world_size,
+                                          block_size=per_device * world_size, streams=recipe.data.streams,
+                                          shuffle_buffer=recipe.data.shuffle_buffer,
+                                          shuffle_buffer_bytes=recipe.data.shuffle_buffer_bytes,
+                                          process=(args.process_index, world_size))
         epoch_size = None
     else:
         dataset = TrainingStream(sources, length=total_samples, augment=augment,

@@ -187,21 +187,53 @@ def test_a_bad_data_source_stops_before_training(tmp_path, tokenizer_available, 
     assert err.startswith(f"error: data source {tmp_path / 'missing'}, split train: cannot be loaded")
 
 
-def test_streaming_sources_train_through_the_same_command(rsdata_demo_dataset, tmp_path, tokenizer_available,
-                                                          monkeypatch):
-    import datasets
-
-    # datasets sleeps 5 s whenever a Parquet stream ends (an Arrow thread-shutdown workaround): harmless on real
-    # corpora, most of this test's time on a 40-row stream.
-    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0)
+def test_streaming_sources_train_through_the_same_command(rsdata_demo_dataset, tmp_path, tokenizer_available):
     run_dir = tmp_path / "run"
     assert main(["train", str(TINY), "--no-progress", "--output-dir", str(run_dir), *_flags(tiny_overrides(
         rsdata_demo_dataset, tmp_path, max_steps=4, logging_steps=1, save_steps=100)), "-o", "data.streaming=true",
-        "-o", "data.shuffle_buffer=16"]) == 0
+        "-o", "data.shuffle_buffer=16", "-o", "data.shuffle_buffer_bytes=1000000", "-o", "data.streams=4"]) == 0
     record = json.loads((run_dir / RUN_RECORD).read_text())
     assert record["status"] == "complete" and record["recipe"]["data"]["streaming"] is True
+    assert record["recipe"]["data"]["shuffle_buffer_bytes"] == 1000000 and record["recipe"]["data"]["streams"] == 4
     assert record["epoch_size"] is None and record["data_sources"][0]["usable_rows"] is None
+    assert record["data_sources"][0]["rows"] == 40 and record["data_sources"][0]["fingerprint"]
     assert len(logged_losses(run_dir)) == 4
+
+
+def test_a_killed_streaming_run_resumes_with_the_same_data_order(rsdata_demo_dataset, tmp_path, tokenizer_available,
+                                                                 monkeypatch):
+    """The resumed stream starts at the checkpoint's sample (rsmodel.data.StreamingTrainingStream.start_at): the
+    same losses and weights as the whole run, and no skipped sample is decoded."""
+    from safetensors.torch import load_file
+
+    import rsmodel.data as rsmodel_data
+
+    settings = dict(max_steps=8, save_steps=4, logging_steps=1, dataloader_num_workers=0)
+    extra = ["data.streaming=true", "data.streams=3", "data.shuffle_buffer_bytes=2000000"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["train", str(TINY), "--no-progress", "--output-dir", str(whole), *_flags(
+        tiny_overrides(rsdata_demo_dataset, tmp_path, **settings) + extra)]) == 0
+    recipe = load_train_recipe(TINY, tiny_overrides(rsdata_demo_dataset, tmp_path, output_dir=killed, **settings)
+                               + extra)
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe, callbacks=[_Kill(at_step=6)], progress=False)
+
+    decoded = []
+    real_example = rsmodel_data._Sampler.example
+
+    def example(self, row, k, where):
+        decoded.append(k)
+        return real_example(self, row, k, where)
+
+    monkeypatch.setattr(rsmodel_data._Sampler, "example", example)
+    assert main(["train", str(TINY), "--no-progress", "--output-dir", str(killed), *_flags(
+        tiny_overrides(rsdata_demo_dataset, tmp_path, **settings) + extra)]) == 0
+    assert min(decoded) == 4 * 16, "the samples of the four steps before the checkpoint are not decoded again"
+    assert logged_losses(killed) == pytest.approx(logged_losses(whole), abs=1e-6)
+    weights = load_file(killed / "model.safetensors"), load_file(whole / "model.safetensors")
+    for name, tensor in weights[1].items():
+        torch.testing.assert_close(weights[0][name], tensor, atol=1e-6, rtol=1e-6,
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_model_and_data_from_the_hub_with_revisions(rsdata_demo_dataset, tmp_path, tokenizer_available, local_hub):

@@ -151,10 +151,8 @@ def test_corrupt_image_names_the_row_and_source_id(tmp_path):
         data[bad]
 
 
-def test_streaming_order_does_not_depend_on_dataloader_workers(tmp_path, monkeypatch):
-    # datasets sleeps 5 s whenever a Parquet stream ends (an Arrow thread-shutdown workaround): harmless on real
-    # corpora, minutes on a stream of 17 rows read several times over.
-    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0)
+def test_streaming_order_does_not_depend_on_dataloader_workers(tmp_path):
+    # More in tests/test_train_streaming.py.
     a = write_dataset(tmp_path / "a", coloured_rows(12, "a"))
     b = write_dataset(tmp_path / "b", coloured_rows(5, "b"))
     spec = spec_for(DataSource(str(a)), DataSource(str(b), weight=2.0), tmp_path=tmp_path, streaming=True)

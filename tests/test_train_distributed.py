@@ -156,16 +156,17 @@ def test_local_only_negatives_would_differ(tmp_path):
     assert abs(float(sum(halves) / 2 - whole)) > 0.1
 
 
-@pytest.mark.parametrize("nproc", [2])
-def test_rsmodel_train_on_two_processes_matches_one(tmp_path, rsdata_demo_dataset, nproc):
-    """The whole command: same global batch on 1 and 2 processes -> the same loss at every step, same weights."""
+@pytest.mark.parametrize("nproc, streaming", [(2, False), (2, True)])
+def test_rsmodel_train_on_two_processes_matches_one(tmp_path, rsdata_demo_dataset, nproc, streaming):
+    """The whole command: same global batch on 1 and 2 processes -> the same loss at every step, same weights;
+    map-style, and streaming (accelerate reads the stream in the main process and sends each process its batch)."""
     from rsmodel.cli import main
 
     common = ["train", str(ROOT / "recipes/train/tiny-cpu.yaml"), "--no-progress",
               "-o", f"data.path={rsdata_demo_dataset}", "-o", f"data.cache_dir={tmp_path / 'cache'}",
               "-o", "training.max_steps=4", "-o", "training.logging_steps=1", "-o", "training.save_steps=100",
               "-o", "training.optim=sgd", "-o", "training.warmup_steps=0", "-o", "global_batch_size=8",
-              "-o", "training.ddp_find_unused_parameters=false"]
+              "-o", "training.ddp_find_unused_parameters=false", "-o", f"data.streaming={str(streaming).lower()}"]
     assert main([*common, "--output-dir", str(tmp_path / "one")]) == 0  # one process, here
     _run(_torchrun(nproc) + ["-m", "rsmodel", *common, "--output-dir", str(tmp_path / "two")], tmp_path)
     one = json.loads((tmp_path / "one" / "rsmodel_train.json").read_text())
