@@ -471,15 +471,16 @@ class _ShardJob:
     """Everything a worker needs to turn a :class:`ShardPlan` into a Parquet file."""
 
     def __init__(self, source_format: SourceFormat, plan: BuildPlan, options: ConvertOptions, output: Path):
+        from rsdata import schema
         from rsdata.captions import CategoryVocabulary
-        from rsdata.schema import output_arrow_schema
 
         self.format = source_format
         self.plan = plan
         self.options = options
         self.output = output
         self.extra_features = dict(plan.extra_features or {})
-        self.schema = output_arrow_schema(self.extra_features)
+        self.schema = schema.output_arrow_schema(self.extra_features)
+        self.row_group_max_bytes = schema.ROW_GROUP_MAX_BYTES  # read here, so workers use the parent's value
         self.vocabulary = CategoryVocabulary(options.names, closed=options.closed_names)
         unknown = [c for c in source_format.counted_columns if c not in self.extra_features]
         if unknown:
@@ -487,25 +488,31 @@ class _ShardJob:
                              f"declare in extra_features()")
 
     def write(self, shard: ShardPlan, on_item: Callable[[], None]) -> ShardStats:
-        import pyarrow.parquet as pq
-
+        """Write one shard: its rows in row groups of at most :data:`~rsdata.schema.ROW_GROUP_SIZE` rows and
+        :data:`~rsdata.schema.ROW_GROUP_MAX_BYTES` image bytes, the next images read ahead and each finished group
+        written on a thread of its own (:mod:`rsdata.shard_io`) while the following one is gathered."""
         from rsdata.schema import ROW_GROUP_SIZE, RowBatch, parquet_writer_options
+        from rsdata.shard_io import BackgroundParquetWriter
 
         final = self.output / shard.staged_name
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         stats = ShardStats(split=shard.split, filename=shard.staged_name)
+        max_group_bytes = self.row_group_max_bytes
         batch = RowBatch(self.schema)
         try:
-            with pq.ParquetWriter(temporary, self.schema, **parquet_writer_options(self.schema)) as writer:
-                for item in shard.items:
-                    for row in self._rows_or_skips(item, stats):
+            with BackgroundParquetWriter(temporary, self.schema, row_group_size=ROW_GROUP_SIZE,
+                                         **parquet_writer_options(self.schema)) as writer:
+                for item, data in self._prefetch(shard.items):
+                    for row in self._rows_or_skips(item, stats, data):
+                        if len(batch) and (len(batch) == ROW_GROUP_SIZE
+                                           or batch.image_nbytes + len(row["image_bytes"]) > max_group_bytes):
+                            writer.write(batch.to_table())
+                            batch = RowBatch(self.schema)
                         batch.append(**row)
-                        if len(batch) == ROW_GROUP_SIZE:
-                            writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
-                            batch.clear()
                     on_item()
                 if len(batch):
-                    writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
+                    writer.write(batch.to_table())
+                batch = None
             if stats.rows:
                 stats.arrow_bytes = arrow_nbytes(temporary)
                 os.replace(temporary, final)
@@ -516,11 +523,23 @@ class _ShardJob:
             raise
         return stats
 
-    def _rows_or_skips(self, item: SourceItem, stats: ShardStats) -> Iterator[dict]:
-        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
+    def _prefetch(self, items: Sequence[SourceItem]) -> Iterator[tuple[SourceItem, bytes | None]]:
+        """``(item, its image file's bytes read ahead, or None)``; tiles of a window-reading format read their own
+        windows, so nothing is read ahead for them."""
+        from rsdata.shard_io import ImagePrefetcher
+
+        prefetch = ImagePrefetcher(lambda item: item.image_path if item.window is None else None,
+                                   self.format.read_policy.check_path)
+        return prefetch(items)
+
+    def _rows_or_skips(self, item: SourceItem, stats: ShardStats, data: bytes | None = None) -> Iterator[dict]:
+        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped.
+        ``data``: the bytes of the item's image file, when already read."""
         try:
             record = self.format.read(item)
-            for number, row in enumerate(self.rows(record, is_tile=item.window is not None)):
+            if data is not None and (record.image_data is not None or record.image_path != item.image_path):
+                data = None  # the format named other bytes for this record than the item's image file
+            for number, row in enumerate(self.rows(record, is_tile=item.window is not None, data=data)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
                 if isinstance(row, SkippedRecord):
@@ -534,7 +553,8 @@ class _ShardJob:
                 raise
             stats.skipped.append(self._skipped(error))
 
-    def rows(self, record: ImageRecord, is_tile: bool = False) -> Iterator[dict | SkippedRecord]:
+    def rows(self, record: ImageRecord, is_tile: bool = False, data: bytes | None = None
+             ) -> Iterator[dict | SkippedRecord]:
         """The output rows of one parsed source image (arguments of :meth:`RowBatch.append`): one, or one per tile.
 
         ``is_tile``: the record is already one tile (its format read the item's window: objects, pixels and
@@ -542,16 +562,18 @@ class _ShardJob:
         and cut, its boxes with it, and each tile gets its own geotransform and footprint.
 
         Everything that can reject the record (parsing, reading the image, objects outside it) happens before
-        the first row is produced, so a skipped record never leaves half its rows behind.
+        the first row is produced, so a skipped record never leaves half its rows behind. ``data``: the bytes of
+        ``record.image_path`` when they were read already (else they are read here, or are ``record.image_data``).
         """
         options = self.options
+        data = record.image_data if record.image_data is not None else data
         where = record.annotation_path or record.image_path
         self.vocabulary.check_labels(record.objects, where)  # a recipe's closed class list rejects the whole record
         provenance = record.provenance
         if options.tile is not None and record.human_captions:
             raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
         if options.tile is None or is_tile:
-            image = prepare_image(record.image_path, data=record.image_data, max_side=options.max_side,
+            image = prepare_image(record.image_path, data=data, max_side=options.max_side,
                                   max_pixels=options.max_pixels, reencode_format=options.reencode_format,
                                   verify=options.verify)
             if record.reencoded_from is not None:  # the bytes are the format's encoding of the source's pixels
@@ -563,7 +585,7 @@ class _ShardJob:
             yield self._row(record, image, objects, provenance.tile_offset,
                             (provenance.crs, provenance.geo_transform, provenance.footprint_wgs84))
             return
-        decoded, source_format = decode_image(record.image_path, data=record.image_data,
+        decoded, source_format = decode_image(record.image_path, data=data,
                                               max_pixels=options.max_pixels)
         source_format = record.reencoded_from or source_format
         objects = fit_objects_to_image(record.objects, decoded.width, decoded.height, where)
