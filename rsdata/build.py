@@ -729,6 +729,10 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
     # fork shares the already-imported modules and the job with the workers at no cost; elsewhere, spawn.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    if job.format.caption_rule != HUMAN_RULE:
+        # Load the caption names' plural library (and name the recipe's labels) once, here: forked workers inherit
+        # both, spawned ones receive the names with the job; without this every worker loads the library itself.
+        job.vocabulary.warm_up()
     counter = context.Value("q", 0)
     pool = context.Pool(processes, initializer=_init_worker, initargs=(job, counter))
     try:
