@@ -50,6 +50,8 @@ def main() -> None:
                         help="variants of the JPEG sizes to run (default: all)")
     parser.add_argument("--large", type=int, default=24, help="number of large PNGs (0: no large case)")
     parser.add_argument("--large-side", type=int, default=4000)
+    parser.add_argument("--baseline", type=Path, help="a checkout of earlier code (git worktree add DIR COMMIT): its "
+                        "rsdata and cli variants run too, as NAME@base, interleaved with these")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "rsdata-bench-convert")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # internal: run one variant
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
@@ -65,12 +67,16 @@ def main() -> None:
         source = make_source(args.work_dir, size, args.image_size)
         source_mb = sum(p.stat().st_size for p in source.rglob("*") if p.is_file()) / 2 ** 20
         print(f"\n{size} images of {args.image_size} x {args.image_size} JPEG ({source_mb:.0f} MiB)", flush=True)
-        results[size] = run_interleaved(variants, source, args.work_dir, args.repeats, size)
+        results[size] = run_interleaved(with_baseline(variants, args.baseline), source, args.work_dir, args.repeats,
+                                        size, args.baseline)
         r = results[size]
-        ratio(r, "rsdata-1", "floor", "rsdata-1 / floor time", "(target <= 2.5)")
-        ratio(r, "datasets", "rsdata-1", "datasets / rsdata-1 time", "(target > 1: rsdata faster)")
-        ratio(r, "rsdata-1", "rsdata-2", "rsdata-1 / rsdata-2 time", "(target >= 1.7)")
-        ratio(r, "cli-1", "cli-2", "cli-1 / cli-2 time", "(target >= 1.7)")
+        for code in ("", "@base"):
+            ratio(r, f"rsdata-1{code}", "floor", f"rsdata-1{code} / floor time", "(target <= 2.5)")
+            ratio(r, "datasets", f"rsdata-1{code}", f"datasets / rsdata-1{code} time", "(target > 1: rsdata faster)")
+            ratio(r, f"rsdata-1{code}", f"rsdata-2{code}", f"rsdata-1{code} / rsdata-2{code} time", "(target >= 1.7)")
+            ratio(r, f"cli-1{code}", f"cli-2{code}", f"cli-1{code} / cli-2{code} time", "(target >= 1.7)")
+        for variant in variants:
+            ratio(r, f"{variant}@base", variant, f"{variant}: before / after", "")
     if len(args.sizes) > 1:
         small, large = min(args.sizes), max(args.sizes)
         for variant in ("rsdata-1", "rsdata-2"):
@@ -81,27 +87,37 @@ def main() -> None:
         source = make_source(args.work_dir, args.large, args.large_side, image_format="png")
         source_mb = sum(p.stat().st_size for p in source.rglob("*") if p.is_file()) / 2 ** 20
         print(f"\n{args.large} PNGs of {args.large_side} x {args.large_side} ({source_mb:.0f} MiB)", flush=True)
-        r = run_interleaved(LARGE_VARIANTS, source, args.work_dir, args.repeats, args.large)
-        ratio(r, "rsdata-1", "floor", "rsdata-1 / floor time", "")
-        ratio(r, "rsdata-1", "rsdata-2", "rsdata-1 / rsdata-2 time", "")
-        for variant in ("rsdata-1", "rsdata-2"):
-            print(f"  peak memory {variant}: {r[variant]['peak_mb']:.0f} MiB  (target < 400)")
+        r = run_interleaved(with_baseline(LARGE_VARIANTS, args.baseline), source, args.work_dir, args.repeats,
+                            args.large, args.baseline)
+        for code in ("", "@base"):
+            ratio(r, f"rsdata-1{code}", "floor", f"rsdata-1{code} / floor time", "")
+            ratio(r, f"rsdata-1{code}", f"rsdata-2{code}", f"rsdata-1{code} / rsdata-2{code} time", "")
+            for variant in ("rsdata-1", "rsdata-2"):
+                if variant + code in r:
+                    print(f"  peak memory {variant + code}: {r[variant + code]['peak_mb']:.0f} MiB  (target < 400)")
 
 
-def run_interleaved(variants, source: Path, work_dir: Path, repeats: int, size: int) -> dict[str, dict]:
+def with_baseline(variants, baseline: Path | None) -> list[str]:
+    """``variants``, and with a baseline checkout, its twin of each rsdata and cli variant."""
+    twins = [f"{v}@base" for v in variants if baseline and v.startswith(("rsdata", "cli"))]
+    return [*variants, *twins]
+
+
+def run_interleaved(variants, source: Path, work_dir: Path, repeats: int, size: int,
+                    baseline: Path | None = None) -> dict[str, dict]:
     """Each variant ``repeats`` times, interleaved (so that a slow spell of the machine does not fall on one
     variant only); keeps the fastest run's time and the largest peak memory, and prints the spread."""
     runs = {variant: [] for variant in variants}
     for _ in range(repeats):
         for variant in variants:
-            runs[variant].append(measure(variant, source, work_dir / f"out-{variant}"))
+            runs[variant].append(measure(variant, source, work_dir / f"out-{variant}", baseline))
     results = {}
     for variant in variants:
         seconds = sorted(r["seconds"] for r in runs[variant])
         best = min(runs[variant], key=lambda r: r["seconds"])
         best["peak_mb"] = max(r["peak_mb"] for r in runs[variant])
         results[variant] = best
-        print(f"  {variant:<9} {best['seconds']:7.2f} s  {size / best['seconds']:8.0f} img/s  "
+        print(f"  {variant:<14} {best['seconds']:7.2f} s  {size / best['seconds']:8.0f} img/s  "
               f"peak {best['peak_mb']:6.0f} MiB  (runs: {', '.join(f'{t:.2f}' for t in seconds)} s)", flush=True)
     return results
 
@@ -109,7 +125,7 @@ def run_interleaved(variants, source: Path, work_dir: Path, repeats: int, size: 
 def ratio(results: dict[str, dict], slower: str, faster: str, label: str, target: str) -> None:
     if slower in results and faster in results:
         value = results[slower]["seconds"] / results[faster]["seconds"]
-        print(f"  {label + ':':<27} {value:.2f}x  {target}")
+        print(f"  {label + ':':<38} {value:.2f}x  {target}")
 
 
 def make_source(work_dir: Path, size: int, image_size: int, image_format: str = "jpeg") -> Path:
@@ -126,25 +142,28 @@ def make_source(work_dir: Path, size: int, image_size: int, image_format: str = 
     return source
 
 
-def measure(variant: str, source: Path, out: Path) -> dict:
+def measure(variant: str, source: Path, out: Path, baseline: Path | None = None) -> dict:
+    """One run of ``variant`` (``NAME@base``: NAME on the baseline checkout's code) in a fresh process."""
     shutil.rmtree(out, ignore_errors=True)
     os.sync()  # write back earlier runs' output now, not during this run
+    variant, _, code = variant.partition("@")
+    env = {**os.environ, "PYTHONPATH": str(baseline)} if code else None
     if variant.startswith("cli"):
-        return measure_command(source, out, int(variant[-1]))
+        return measure_command(source, out, int(variant[-1]), env)
     completed = subprocess.run([sys.executable, __file__, "--variant", variant, "--source", str(source),
-                                "--out", str(out)], capture_output=True, text=True, check=True)
+                                "--out", str(out)], capture_output=True, text=True, check=True, env=env)
     shutil.rmtree(out, ignore_errors=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def measure_command(source: Path, out: Path, num_proc: int) -> dict:
+def measure_command(source: Path, out: Path, num_proc: int, env: dict | None = None) -> dict:
     """``rsdata convert`` as a user runs it, timed from outside. Peak memory from ``wait4``: on Linux the larger of
     the command's own peak and that of the largest of its (waited-for) workers."""
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "rsdata", "convert", "dota", str(source),
                                     str(out / "dataset"), "--num-proc", str(num_proc), "--no-progress", "--quiet"],
-                                   stdout=subprocess.DEVNULL, stderr=log)
+                                   stdout=subprocess.DEVNULL, stderr=log, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
