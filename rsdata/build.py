@@ -353,7 +353,7 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
         done[stats.filename] = stats
         write_json_atomic(output / STATE_DIR / "shards" / state_names[stats.filename], stats.to_json())
 
-    from rsdata.card import CONTACT_SHEET, first_rows, write_dataset_card
+    from rsdata.card import CONTACT_SHEET, first_rows, iter_first_rows, write_dataset_card
     from rsdata.contact_sheet import contact_sheet, png_bytes
     from rsdata.schema import output_features
 
@@ -387,8 +387,10 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
                               f"{output} holds no loadable dataset")
     # The contact sheet, then the card last: the card is what points readers at the new shards. The old ones go
     # only after it.
-    preview = first_rows(output, report)
-    write_bytes_atomic(output / CONTACT_SHEET, png_bytes(contact_sheet(preview)))
+    preview = first_rows(output, report, images=False)
+    # The sheet's images are read and decoded one at a time: 12 DOTA-size PNGs held at once were 400 MB.
+    write_bytes_atomic(output / CONTACT_SHEET, png_bytes(contact_sheet(iter_first_rows(output, report),
+                                                                       count=len(preview))))
     split_bytes: dict[str, int] = {}
     for stats in shard_stats:
         split_bytes[stats.split] = split_bytes.get(stats.split, 0) + stats.arrow_bytes
@@ -506,8 +508,9 @@ class _ShardJob:
                     for row in self._rows_or_skips(item, stats, data):
                         if len(batch) and (len(batch) == ROW_GROUP_SIZE
                                            or batch.image_nbytes + len(row["image_bytes"]) > max_group_bytes):
-                            writer.write(batch.to_table())
-                            batch = RowBatch(self.schema)
+                            table, batch = batch.to_table(), RowBatch(self.schema)  # the rows' bytes go now
+                            writer.write(table)
+                            del table
                         batch.append(**row)
                     on_item()
                 if len(batch):
@@ -528,8 +531,7 @@ class _ShardJob:
         windows, so nothing is read ahead for them."""
         from rsdata.shard_io import ImagePrefetcher
 
-        prefetch = ImagePrefetcher(lambda item: item.image_path if item.window is None else None,
-                                   self.format.read_policy.check_path)
+        prefetch = ImagePrefetcher(lambda item: item.image_path if item.window is None else None)
         return prefetch(items)
 
     def _rows_or_skips(self, item: SourceItem, stats: ShardStats, data: bytes | None = None) -> Iterator[dict]:

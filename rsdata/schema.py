@@ -43,8 +43,10 @@ from typing import Any, Mapping
 ROW_GROUP_SIZE = 100
 #: Image bytes per row group, at most: a row group closes before the row that would take it over this (a single
 #: larger image is a group of its own). 100 DOTA-size PNGs would make a 2 GB group that writers and readers hold
-#: in memory whole; ``datasets`` caps its own groups at 100 MB.
-ROW_GROUP_MAX_BYTES = 64 * 1024 * 1024
+#: in memory whole (``datasets`` caps its own groups at 100 MB). Writing holds several copies of a group (the rows'
+#: bytes, the Arrow table, the Parquet page, the group written before it on the writer thread): on 20 MB PNGs a
+#: 64 MiB cap peaked at 540-590 MiB, 32 MiB at 340 MiB (docs/benchmarks.md). 100 800 x 800 JPEGs are 17 MB.
+ROW_GROUP_MAX_BYTES = 32 * 1024 * 1024
 
 
 @lru_cache(maxsize=None)

@@ -6,8 +6,9 @@ in sequence they add up; here each runs on a thread of its own, so that in one p
 Python work and the Parquet writes proceed at the same time (a 2-core machine then keeps both cores busy).
 
 - :class:`ImagePrefetcher` reads the image files of the next items ahead of the build, bounded in files and in
-  bytes. Only regular files that the build's read policy allows are read ahead; anything else (a missing file,
-  a link out of the source, a FIFO, an oversized file) is left to the build to read and report as before, so
+  bytes. Only regular files are read ahead; anything else (a missing file, a FIFO, a folder) is left to the build
+  to read and report as before. The build still applies its read policy to every record before using the bytes
+  (a file that a link leads out of the source is refused, and the bytes read ahead are dropped unused), so
   prefetching changes no error and no output.
 - :class:`BackgroundParquetWriter` writes each row group (an Arrow table) on a writer thread while the build
   gathers the next one. At most one table waits for the writer, so memory holds at most two row groups.
@@ -35,17 +36,12 @@ Item = TypeVar("Item")
 class ImagePrefetcher:
     """Yields ``(item, data)`` for ``items`` in order, where ``data`` is the bytes of the file ``image_path(item)``
     names, read on a background thread, or ``None`` when the file was not read ahead (the caller reads it).
-
-    ``check_path`` (the build's :meth:`ReadPolicy.check_path <rsdata.formats.base.ReadPolicy.check_path>`) is
-    called before a file is read ahead; a file it refuses is not read. ``max_file_bytes``: larger files are not
-    read ahead (the caller's own size checks then see them first).
+    ``max_file_bytes``: larger files are not read ahead (the caller's own size checks then see them first).
     """
 
-    def __init__(self, image_path: Callable[[Item], Path | None], check_path: Callable[[Path], None], *,
-                 max_files: int = PREFETCH_FILES, max_bytes: int = PREFETCH_BYTES,
-                 max_file_bytes: int | None = None):
+    def __init__(self, image_path: Callable[[Item], Path | None], *, max_files: int = PREFETCH_FILES,
+                 max_bytes: int = PREFETCH_BYTES, max_file_bytes: int | None = None):
         self._image_path = image_path
-        self._check_path = check_path
         self._max_files = max_files
         self._max_bytes = max_bytes
         self._max_file_bytes = max_file_bytes
@@ -87,7 +83,8 @@ class ImagePrefetcher:
         if path is None:
             return None
         try:
-            self._check_path(path)
+            # No read-policy check here: it is Python work (resolving links) that the build does anyway, and
+            # doing it twice cost more than the read saves. Reading never blocks: regular files only.
             info = os.stat(path)
             if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
                 return None
