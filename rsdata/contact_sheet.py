@@ -92,6 +92,9 @@ def _decoded(value):
             image.draft("RGB", (DEFAULT_TILE * 4, DEFAULT_TILE * 4))  # JPEG: decode at a reduced size
         if image.mode in ("I;16", "I;16B", "I", "F"):  # 16-bit and float bands: stretch to 8 bits for display
             image = _stretched(image)
+        if image.mode == "RGB":  # as it is: convert() would copy it (48 MB for a 4000 x 4000 scene), same pixels
+            image.load()  # decoded here, where damaged data still gives the placeholder tile
+            return image
         return image.convert("RGB")
     except Exception:  # any decoding problem (the build already checked the bytes): a placeholder tile
         return None
