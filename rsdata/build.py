@@ -398,7 +398,7 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
         done[stats.filename] = stats
         write_json_atomic(output / STATE_DIR / "shards" / state_names[stats.filename], stats.to_json())
 
-    from rsdata.card import CONTACT_SHEET, first_rows, write_dataset_card
+    from rsdata.card import CONTACT_SHEET, first_rows, iter_first_rows, write_dataset_card
     from rsdata.contact_sheet import contact_sheet, png_bytes
     from rsdata.schema import output_features
 
@@ -432,8 +432,10 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
                               f"{output} holds no loadable dataset")
     # The contact sheet, then the card last: the card is what points readers at the new shards. The old ones go
     # only after it.
-    preview = first_rows(output, report)
-    write_bytes_atomic(output / CONTACT_SHEET, png_bytes(contact_sheet(preview)))
+    preview = first_rows(output, report, images=False)
+    # The sheet's images are read and decoded one at a time: 12 DOTA-size PNGs held at once were 400 MB.
+    write_bytes_atomic(output / CONTACT_SHEET, png_bytes(contact_sheet(iter_first_rows(output, report),
+                                                                       count=len(preview))))
     split_bytes: dict[str, int] = {}
     for stats in shard_stats:
         split_bytes[stats.split] = split_bytes.get(stats.split, 0) + stats.arrow_bytes
@@ -516,15 +518,16 @@ class _ShardJob:
     """Everything a worker needs to turn a :class:`ShardPlan` into a Parquet file."""
 
     def __init__(self, source_format: SourceFormat, plan: BuildPlan, options: ConvertOptions, output: Path):
+        from rsdata import schema
         from rsdata.captions import CategoryVocabulary
-        from rsdata.schema import output_arrow_schema
 
         self.format = source_format
         self.plan = plan
         self.options = options
         self.output = output
         self.extra_features = dict(plan.extra_features or {})
-        self.schema = output_arrow_schema(self.extra_features)
+        self.schema = schema.output_arrow_schema(self.extra_features)
+        self.row_group_max_bytes = schema.ROW_GROUP_MAX_BYTES  # read here, so workers use the parent's value
         self.vocabulary = CategoryVocabulary(options.names, closed=options.closed_names)
         unknown = [c for c in source_format.counted_columns if c not in self.extra_features]
         if unknown:
@@ -532,25 +535,32 @@ class _ShardJob:
                              f"declare in extra_features()")
 
     def write(self, shard: ShardPlan, on_item: Callable[[], None]) -> ShardStats:
-        import pyarrow.parquet as pq
-
+        """Write one shard: its rows in row groups of at most :data:`~rsdata.schema.ROW_GROUP_SIZE` rows and
+        :data:`~rsdata.schema.ROW_GROUP_MAX_BYTES` image bytes, the next images read ahead and each finished group
+        written on a thread of its own (:mod:`rsdata.shard_io`) while the following one is gathered."""
         from rsdata.schema import ROW_GROUP_SIZE, RowBatch, parquet_writer_options
+        from rsdata.shard_io import BackgroundParquetWriter
 
         final = self.output / shard.staged_name
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         stats = ShardStats(split=shard.split, filename=shard.staged_name)
+        max_group_bytes = self.row_group_max_bytes
         batch = RowBatch(self.schema)
         try:
-            with pq.ParquetWriter(temporary, self.schema, **parquet_writer_options(self.schema)) as writer:
-                for item in shard.items:
-                    for row in self._rows_or_skips(item, stats):
+            with BackgroundParquetWriter(temporary, self.schema, row_group_size=ROW_GROUP_SIZE,
+                                         **parquet_writer_options(self.schema)) as writer:
+                for item, data in self._prefetch(shard.items):
+                    for row in self._rows_or_skips(item, stats, data):
+                        if len(batch) and (len(batch) == ROW_GROUP_SIZE
+                                           or batch.image_nbytes + len(row["image_bytes"]) > max_group_bytes):
+                            table, batch = batch.to_table(), RowBatch(self.schema)  # the rows' bytes go now
+                            writer.write(table)
+                            del table
                         batch.append(**row)
-                        if len(batch) == ROW_GROUP_SIZE:
-                            writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
-                            batch.clear()
                     on_item()
                 if len(batch):
-                    writer.write_table(batch.to_table(), row_group_size=ROW_GROUP_SIZE)
+                    writer.write(batch.to_table())
+                batch = None
             if stats.rows:
                 stats.arrow_bytes = arrow_nbytes(temporary)
                 os.replace(temporary, final)
@@ -561,11 +571,22 @@ class _ShardJob:
             raise
         return stats
 
-    def _rows_or_skips(self, item: SourceItem, stats: ShardStats) -> Iterator[dict]:
-        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
+    def _prefetch(self, items: Sequence[SourceItem]) -> Iterator[tuple[SourceItem, bytes | None]]:
+        """``(item, its image file's bytes read ahead, or None)``; tiles of a window-reading format read their own
+        windows, so nothing is read ahead for them."""
+        from rsdata.shard_io import ImagePrefetcher
+
+        prefetch = ImagePrefetcher(lambda item: item.image_path if item.window is None else None)
+        return prefetch(items)
+
+    def _rows_or_skips(self, item: SourceItem, stats: ShardStats, data: bytes | None = None) -> Iterator[dict]:
+        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped.
+        ``data``: the bytes of the item's image file, when already read."""
         try:
             record = self.format.read(item)
-            for number, row in enumerate(self.rows(record, is_tile=item.window is not None)):
+            if data is not None and (record.image_data is not None or record.image_path != item.image_path):
+                data = None  # the format named other bytes for this record than the item's image file
+            for number, row in enumerate(self.rows(record, is_tile=item.window is not None, data=data)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
                 if isinstance(row, SkippedRecord):
@@ -579,7 +600,8 @@ class _ShardJob:
                 raise
             stats.skipped.append(self._skipped(error))
 
-    def rows(self, record: ImageRecord, is_tile: bool = False) -> Iterator[dict | SkippedRecord]:
+    def rows(self, record: ImageRecord, is_tile: bool = False, data: bytes | None = None
+             ) -> Iterator[dict | SkippedRecord]:
         """The output rows of one parsed source image (arguments of :meth:`RowBatch.append`): one, or one per tile.
 
         ``is_tile``: the record is already one tile (its format read the item's window: objects, pixels and
@@ -587,16 +609,18 @@ class _ShardJob:
         and cut, its boxes with it, and each tile gets its own geotransform and footprint.
 
         Everything that can reject the record (parsing, reading the image, objects outside it) happens before
-        the first row is produced, so a skipped record never leaves half its rows behind.
+        the first row is produced, so a skipped record never leaves half its rows behind. ``data``: the bytes of
+        ``record.image_path`` when they were read already (else they are read here, or are ``record.image_data``).
         """
         options = self.options
+        data = record.image_data if record.image_data is not None else data
         where = record.annotation_path or record.image_path
         self.vocabulary.check_labels(record.objects, where)  # a recipe's closed class list rejects the whole record
         provenance = record.provenance
         if options.tile is not None and record.human_captions:
             raise OptionError(f"--tile cannot cut {record.image_name}: its captions were written for the whole image")
         if options.tile is None or is_tile:
-            image = prepare_image(record.image_path, data=record.image_data, max_side=options.max_side,
+            image = prepare_image(record.image_path, data=data, max_side=options.max_side,
                                   max_pixels=options.max_pixels, reencode_format=options.reencode_as,
                                   verify=options.verify, image_format=options.image_format,
                                   jpeg_quality=options.jpeg_quality)
@@ -609,7 +633,7 @@ class _ShardJob:
             yield self._row(record, image, objects, provenance.tile_offset,
                             (provenance.crs, provenance.geo_transform, provenance.footprint_wgs84))
             return
-        decoded, source_format = decode_image(record.image_path, data=record.image_data,
+        decoded, source_format = decode_image(record.image_path, data=data,
                                               max_pixels=options.max_pixels)
         source_format = record.reencoded_from or source_format
         if options.reencode_as == "jpeg":  # once for the whole image: every tile gets the same 8-bit mapping
@@ -755,6 +779,10 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
     # fork shares the already-imported modules and the job with the workers at no cost; elsewhere, spawn.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    if job.format.caption_rule != HUMAN_RULE:
+        # Load the caption names' plural library (and name the recipe's labels) once, here: forked workers inherit
+        # both, spawned ones receive the names with the job; without this every worker loads the library itself.
+        job.vocabulary.warm_up()
     counter = context.Value("q", 0)
     pool = context.Pool(processes, initializer=_init_worker, initargs=(job, counter))
     try:

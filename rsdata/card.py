@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from rsdata.dataset_files import DATA_DIR, SHARD_NAME, split_pattern
 from rsdata.records import HUMAN_RULE, NO_CAPTION_RULE
@@ -245,26 +245,37 @@ def write_dataset_card(report: BuildReport, license: str, meta: DatasetMeta | No
     return str(card)
 
 
-def first_rows(output: Path, report: BuildReport, count: int = CONTACT_SHEET_IMAGES) -> list[dict]:
+def first_rows(output: Path, report: BuildReport, count: int = CONTACT_SHEET_IMAGES, *,
+               images: bool = True) -> list[dict]:
     """The first ``count`` rows of the first split of the build in ``output`` (shard order, then row order),
-    with the columns the card and the contact sheet show."""
+    with the columns the card and the contact sheet show (``images=False``: without the image column)."""
+    return list(iter_first_rows(output, report, count, images=images))
+
+
+def iter_first_rows(output: Path, report: BuildReport, count: int = CONTACT_SHEET_IMAGES, *,
+                    images: bool = True) -> Iterator[dict]:
+    """:func:`first_rows` one row at a time, read one row group at a time: the contact sheet of a build of large
+    images decodes them one by one instead of holding every image's bytes at once."""
     import pyarrow.parquet as pq
 
     split = next(iter(report.splits), None)
-    rows: list[dict] = []
+    given = 0
     for filename in report.shards:
-        if len(rows) >= count:
-            break
+        if given >= count:
+            return
         match = SHARD_NAME.match(filename.rsplit("/", 1)[-1])
         if match is None or match.group("split") != split:
             continue
         parquet = pq.ParquetFile(Path(output) / filename)
-        columns = [c for c in _PREVIEW_COLUMNS if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=count - len(rows), columns=columns):
-            rows.extend(batch.to_pylist()[:count - len(rows)])
-            if len(rows) >= count:
-                break
-    return rows
+        columns = [c for c in _PREVIEW_COLUMNS if c in parquet.schema_arrow.names and (images or c != "image")]
+        for group in range(parquet.num_row_groups):
+            batch = parquet.read_row_group(group, columns=columns).slice(0, count - given)
+            for index in range(batch.num_rows):
+                yield batch.slice(index, 1).to_pylist()[0]
+                given += 1
+            del batch
+            if given >= count:
+                return
 
 
 _PREVIEW_COLUMNS = ("image", "objects", "captions", "source_id", "class_name", "label", "count_category")

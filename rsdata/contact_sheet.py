@@ -21,22 +21,26 @@ _PLACEHOLDER = (200, 200, 200)
 _MARGIN = 2  # pixels between tiles
 
 
-def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = DEFAULT_COLUMNS, tile: int = DEFAULT_TILE):
+def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = DEFAULT_COLUMNS, tile: int = DEFAULT_TILE, *,
+                  count: int | None = None):
     """A ``PIL.Image`` (RGB): the ``rows``' images in a grid of ``columns`` columns, each fitted into a ``tile`` x
     ``tile`` square, with each object's box and category drawn in a colour fixed by the category name.
 
     An image that cannot be decoded is a grey tile saying so. Raises ``ValueError`` when there are no rows or
-    ``columns``/``tile`` are not positive.
+    ``columns``/``tile`` are not positive. ``count``: how many rows ``rows`` yields, when known; they are then
+    drawn as they come, one image in memory at a time, rather than gathered first.
     """
     from PIL import Image, ImageDraw
 
-    rows = list(rows)
-    if not rows:
+    if count is None:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
         raise ValueError("a contact sheet needs at least one row")
     if columns < 1 or tile < 16:
         raise ValueError(f"columns must be at least 1 and tile at least 16 pixels, got {columns} and {tile}")
-    columns = min(columns, len(rows))
-    lines = -(-len(rows) // columns)
+    columns = min(columns, count)
+    lines = -(-count // columns)
     step = tile + _MARGIN
     sheet = Image.new("RGB", (columns * step - _MARGIN, lines * step - _MARGIN), _BACKGROUND)
     draw = ImageDraw.Draw(sheet)
@@ -88,6 +92,9 @@ def _decoded(value):
             image.draft("RGB", (DEFAULT_TILE * 4, DEFAULT_TILE * 4))  # JPEG: decode at a reduced size
         if image.mode in ("I;16", "I;16B", "I", "F"):  # 16-bit and float bands: stretch to 8 bits for display
             image = _stretched(image)
+        if image.mode == "RGB":  # as it is: convert() would copy it (48 MB for a 4000 x 4000 scene), same pixels
+            image.load()  # decoded here, where damaged data still gives the placeholder tile
+            return image
         return image.convert("RGB")
     except Exception:  # any decoding problem (the build already checked the bytes): a placeholder tile
         return None

@@ -33,12 +33,20 @@ with the same types.
 
 from __future__ import annotations
 
+from array import array
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Mapping
 
 #: Rows per Parquet row group: small groups let streaming readers fetch a few images at a time (the value
 #: ``datasets`` itself uses for image datasets).
 ROW_GROUP_SIZE = 100
+#: Image bytes per row group, at most: a row group closes before the row that would take it over this (a single
+#: larger image is a group of its own). 100 DOTA-size PNGs would make a 2 GB group that writers and readers hold
+#: in memory whole (``datasets`` caps its own groups at 100 MB). Writing holds several copies of a group (the rows'
+#: bytes, the Arrow table, the Parquet page, the group written before it on the writer thread): on 20 MB PNGs a
+#: 64 MiB cap peaked at 540-590 MiB, 32 MiB at 340 MiB (docs/benchmarks.md). 100 800 x 800 JPEGs are 17 MB.
+ROW_GROUP_MAX_BYTES = 32 * 1024 * 1024
 
 
 @lru_cache(maxsize=None)
@@ -126,7 +134,9 @@ class RowBatch:
     columns included: they are plain values, converted to their Arrow type as the table is made).
 
     Building the nested columns from flat lists (offsets plus values) is several times faster than handing
-    ``pyarrow`` a list of row dictionaries, which matters when rows arrive at file-copy speed.
+    ``pyarrow`` a list of row dictionaries, which matters when rows arrive at file-copy speed. The image bytes are
+    one contiguous buffer with offsets (:func:`binary_array`), not appended to an Arrow builder value by value.
+    :attr:`image_nbytes` is the size of the image bytes gathered so far (what :data:`ROW_GROUP_MAX_BYTES` caps).
     """
 
     def __init__(self, schema):
@@ -140,6 +150,7 @@ class RowBatch:
         self._polygon_offsets = [0]
         self._polygons: list[float] = []
         self._difficult: list[bool] = []
+        self.image_nbytes = 0
 
     def __len__(self) -> int:
         return len(self._image_bytes)
@@ -147,6 +158,7 @@ class RowBatch:
     def append(self, *, image_bytes: bytes, image_path: str, objects, **columns) -> None:
         """Add one row. ``objects`` are :class:`~rsdata.records.ObjectAnnotation`; ``columns`` the rest."""
         self._image_bytes.append(image_bytes)
+        self.image_nbytes += len(image_bytes)
         self._image_paths.append(image_path)
         for obj in objects:
             self._categories.append(obj.category)
@@ -165,7 +177,7 @@ class RowBatch:
         for field in self.schema:
             if field.name == "image":
                 arrays.append(pa.StructArray.from_arrays(
-                    [pa.array(self._image_bytes, pa.binary()), pa.array(self._image_paths, pa.string())],
+                    [binary_array(self._image_bytes), pa.array(self._image_paths, pa.string())],
                     fields=list(field.type)))
             elif field.name == "objects":
                 struct_type = field.type.value_type
@@ -186,6 +198,22 @@ class RowBatch:
 
     def clear(self) -> None:
         self.__init__(self.schema)
+
+
+def binary_array(values: list[bytes]):
+    """``values`` as an Arrow ``binary`` array built from its buffers: 32-bit offsets and the values joined into
+    one buffer in a single pass, without an Arrow builder appending (and re-checking) them one by one. The array
+    equals ``pa.array(values, pa.binary())``, and Parquet files written from it are byte-identical to files
+    written from that (no validity bitmap: every value is present)."""
+    import pyarrow as pa
+
+    total = sum(map(len, values))
+    if total >= 2 ** 31:  # beyond 32-bit offsets: let Arrow say so in its own words
+        return pa.array(values, pa.binary())
+    offsets = array("i", [0])
+    offsets.extend(accumulate(map(len, values)))
+    data = pa.py_buffer(b"".join(values))
+    return pa.Array.from_buffers(pa.binary(), len(values), [None, pa.py_buffer(offsets), data])
 
 
 def _leaf_fields(schema) -> list[tuple[str, Any]]:

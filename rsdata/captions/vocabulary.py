@@ -28,14 +28,18 @@ an indefinite article chosen by sound ("a ship", "an airplane"). Conventions:
   caption word. :meth:`CategoryVocabulary.check_labels` rejects a record holding one as ``unknown_class``; the
   build calls it on every record before making any of its rows.
 
-``inflect`` is imported lazily: importing it takes about two seconds, which ``import rsdata`` must not pay. Every
-result is cached per label, so after warm-up :meth:`CategoryVocabulary.name` is one dictionary lookup.
+``inflect`` is imported lazily (``import rsdata`` must not pay for it), and without ``typeguard``'s run-time
+instrumentation of its methods (:func:`import_inflect`): that instrumentation re-parses inflect's source once per
+decorated method, 2-3 s per process, and a build with worker processes paid it in every worker. The build imports
+it once in the parent before starting workers (:meth:`CategoryVocabulary.warm_up`), so forked workers share it,
+and every result is cached per label, so after warm-up :meth:`CategoryVocabulary.name` is one dictionary lookup.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Union
@@ -123,13 +127,44 @@ def normalise_label(label: str) -> str:
     return _SEPARATORS.sub(" ", label).strip().lower()
 
 
-@functools.lru_cache(maxsize=None)
-def _engine():
+def import_inflect():
+    """The ``inflect`` module, imported (when not yet imported) with ``typeguard.typechecked`` made a no-op.
+
+    inflect decorates its public methods with ``@typechecked``, which re-reads and re-compiles inflect's whole
+    source for each of them at import: 2-3 s, against 0.1 s without. The checks only reject arguments of the
+    wrong type (a non-string, an empty word); the names passed here are always non-empty strings (see
+    :func:`normalise_label` and :func:`_parse_spec`), so the answers are the same, which
+    ``tests/captions/test_vocabulary_import.py`` checks against an instrumented import. The decorator is put back
+    as soon as inflect is loaded; Python's ``-O`` mode, in which typeguard skips itself, has the same effect.
+    """
+    loaded = sys.modules.get("inflect")
+    if loaded is not None:
+        return loaded
+    try:
+        import typeguard
+    except ImportError:  # inflect without typeguard (another version): nothing to switch off
+        typeguard = None
+    typechecked = getattr(typeguard, "typechecked", None)
+    if typechecked is not None:
+        typeguard.typechecked = _not_typechecked
     try:
         import inflect
     except ImportError as error:  # a declared dependency, but say how to fix a broken environment
         raise ImportError("caption names need the 'inflect' package: pip install inflect") from error
-    return inflect.engine()
+    finally:
+        if typechecked is not None:
+            typeguard.typechecked = typechecked
+    return inflect
+
+
+def _not_typechecked(target=None, **_options):
+    """``typeguard.typechecked`` as under ``python -O``: the target unchanged (also when used with options)."""
+    return target if target is not None else _not_typechecked
+
+
+@functools.lru_cache(maxsize=None)
+def _engine():
+    return import_inflect().engine()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -241,6 +276,13 @@ class CategoryVocabulary:
         _ = name.indefinite  # worked out now so that captions never pay for inflect after warm-up
         self._cache[label] = name
         return name
+
+    def warm_up(self, labels: Iterable[str] = ()) -> None:
+        """Import ``inflect`` now and name ``labels`` (and every label of the name map): a build calls this before
+        starting worker processes, which then inherit the module and these names instead of each loading them."""
+        _engine()
+        for label in [*self._explicit, *labels]:
+            self.name(label)
 
     def is_named(self, label: str) -> bool:
         """Whether the name map gives ``label`` an explicit name (else :meth:`name` derives the default)."""

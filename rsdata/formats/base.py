@@ -101,6 +101,8 @@ class ReadPolicy:
     root: Path | None = None
     allow_outside_links: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # Each folder resolved once (a source has few folders and many files): see _resolve.
+    _folders: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def check_path(self, path: Path | str | None) -> None:
         """Refuse (``link_outside_source``) a file that a symbolic link leads out of ``root``, naming the link and
@@ -108,7 +110,7 @@ class ReadPolicy:
         if path is None or self.root is None or self.allow_outside_links:
             return
         try:
-            found = outside_link(Path(path), self.root)
+            found = outside_link(Path(path), self.root, self._resolve)
         except (RuntimeError, OSError) as error:  # a link loop: it leads to no file, inside SOURCE or out
             raise RecordError(path, f"is a symbolic link that resolves to no file ({error})",
                               reason=errors.LINK_OUTSIDE_SOURCE) from None
@@ -124,6 +126,17 @@ class ReadPolicy:
         raise RecordError(path, f"{how}, outside the source folder {self.root}; rsdata reads nothing from outside "
                           "SOURCE unless allowed (--allow-outside-links, or ConvertOptions(allow_outside_links=True), "
                           "for images kept on another disk)", reason=errors.LINK_OUTSIDE_SOURCE)
+
+    def _resolve(self, path: Path) -> Path:
+        """``path.resolve()``, with its folder resolved once per policy (per build): a file that is not a link
+        resolves to its resolved folder and its name, one ``lstat`` instead of one per component of the path."""
+        folder, name = path.parent, path.name
+        if name in ("", ".", "..") or folder == path or os.path.islink(path):
+            return path.resolve()
+        resolved = self._folders.get(folder)
+        if resolved is None:
+            resolved = self._folders[folder] = folder.resolve()
+        return resolved / name
 
     def raster_info(self, path: Path, window: tuple[int, int, int, int] | None = None):
         """:func:`rsdata.raster.read_raster_info` of a file the format will decode (``window`` of it, or all):
@@ -141,10 +154,11 @@ class ReadPolicy:
         return info
 
 
-def outside_link(path: Path, root: Path) -> tuple[Path, Path] | None:
+def outside_link(path: Path, root: Path, resolve=Path.resolve) -> tuple[Path, Path] | None:
     """``(link, target)`` when ``path`` resolves outside ``root`` (a resolved folder), else None: ``link`` is the
-    first link on the way from ``root`` that leads out of it (``path`` itself when it is not below ``root``)."""
-    resolved = path.resolve()
+    first link on the way from ``root`` that leads out of it (``path`` itself when it is not below ``root``).
+    ``resolve``: how ``path`` is resolved (``Path.resolve``, or a policy's cached equivalent)."""
+    resolved = resolve(path)
     if resolved == root or root in resolved.parents:
         return None
     try:

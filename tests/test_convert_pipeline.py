@@ -1,0 +1,208 @@
+"""The conversion's pipeline: row groups capped in bytes, images read ahead, Parquet written on a thread, and the
+caption names' plural library loaded once in the parent rather than in every worker process."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import rsdata
+import rsdata.build as build
+import rsdata.schema as schema
+from rsdata.shard_io import BackgroundParquetWriter, ImagePrefetcher
+from tests.conftest import image_bytes, write_dota_item
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def varied_source(root: Path, count: int = 12) -> Path:
+    """DOTA items whose JPEGs differ in size (noise-free but differently sized), so byte caps cut unevenly."""
+    for index in range(count):
+        side = 64 + 24 * (index % 5)
+        write_dota_item(root, f"V{index:03d}", ["2 2 12 2 12 12 2 12 plane 0"] * (1 + index % 3),
+                        image=image_bytes(side, side, "PNG", color=(index * 20, 80, 40)))
+    return root
+
+
+def row_groups(folder: Path) -> list[list[int]]:
+    """Image byte lengths of every row group of every shard, in order."""
+    groups = []
+    for shard in sorted((folder / "data").glob("*.parquet")):
+        parquet = pq.ParquetFile(shard)
+        for index in range(parquet.num_row_groups):
+            images = parquet.read_row_group(index, columns=["image"]).column("image").to_pylist()
+            groups.append([len(image["bytes"]) for image in images])
+    return groups
+
+
+def output_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".rsdata" not in p.parts}
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_row_groups_are_capped_in_bytes(tmp_path, monkeypatch, num_proc):
+    source = varied_source(tmp_path / "src")
+    reference = tmp_path / "uncapped"
+    rsdata.convert(source, reference, format="dota", progress=False)
+    sizes = [size for group in row_groups(reference) for size in group]
+    assert len(row_groups(reference)) == len(list((reference / "data").glob("*.parquet")))  # 12 rows: one group
+
+    cap = sorted(sizes)[len(sizes) // 2] * 2 + 1  # about two median images per group
+    monkeypatch.setattr(schema, "ROW_GROUP_MAX_BYTES", cap)
+    capped = tmp_path / f"capped-{num_proc}"
+    rsdata.convert(source, capped, format="dota", num_proc=num_proc, progress=False)
+    groups = row_groups(capped)
+    assert len(groups) > 3
+    for group in groups:
+        assert sum(group) <= cap or len(group) == 1, (group, cap)
+    for previous, following in zip(groups, groups[1:]):  # a group closes only when the next image would not fit
+        assert sum(previous) + following[0] > cap
+    assert [size for group in groups for size in group] == sizes  # same rows, same order
+    assert pq.read_table(capped / "data").to_pylist() == pq.read_table(reference / "data").to_pylist()
+
+
+def test_capped_row_groups_are_the_same_bytes_with_one_and_two_processes(tmp_path, monkeypatch):
+    source = varied_source(tmp_path / "src", count=20)
+    monkeypatch.setattr(schema, "ROW_GROUP_MAX_BYTES", 1)  # below every image: one row per group
+    for num_proc in (1, 2):
+        rsdata.convert(source, tmp_path / str(num_proc), format="dota", num_proc=num_proc, progress=False,
+                       max_shard_bytes=1_000)
+    one, two = output_files(tmp_path / "1"), output_files(tmp_path / "2")
+    assert len([name for name in one if name.endswith(".parquet")]) > 3
+    assert all(len(group) == 1 for group in row_groups(tmp_path / "1"))
+    assert one == two
+
+
+def test_image_column_from_buffers_equals_arrow_array():
+    values = [b"", b"\x00\x01", bytes(range(256)) * 3, b"x"]
+    built = schema.binary_array(values)
+    assert built.equals(pa.array(values, pa.binary())) and built.null_count == 0
+    assert schema.binary_array([]).equals(pa.array([], pa.binary()))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers inherit by fork")
+def test_workers_do_not_load_the_caption_plural_library_again(tmp_path, monkeypatch):
+    """The parent loads inflect (and names the recipe's labels) before starting the pool; forked workers find both
+    loaded. Before, every worker imported inflect itself (2-3 s each)."""
+    from rsdata.captions import vocabulary
+
+    monkeypatch.delitem(sys.modules, "inflect", raising=False)  # as in a fresh `rsdata convert` process
+    vocabulary._engine.cache_clear()
+    seen = tmp_path / "workers.jsonl"
+    original = build._init_worker
+
+    def init_and_record(job, counter):
+        original(job, counter)
+        with open(seen, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"pid": os.getpid(), "inflect": "inflect" in sys.modules,
+                                     "engine": vocabulary._engine.cache_info().currsize,
+                                     "ship": getattr(job.vocabulary._cache.get("ship"), "singular", None)}) + "\n")
+
+    monkeypatch.setattr(build, "_init_worker", init_and_record)
+    source = varied_source(tmp_path / "src", count=8)
+    rsdata.convert(source, tmp_path / "out", format="dota", num_proc=2, progress=False, max_shard_bytes=2_000,
+                   names={"ship": "boat"})
+    workers = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert len(workers) == 2 and all(w["pid"] != os.getpid() for w in workers)
+    assert all(w["inflect"] and w["engine"] == 1 for w in workers), workers
+    assert all(w["ship"] == "boat" for w in workers), "the recipe's names arrive named by the parent"
+    captions = pq.read_table(tmp_path / "out" / "data").column("captions").to_pylist()
+    assert any("plane" in caption for row in captions for caption in row)
+
+
+NAMES_SCRIPT = """
+import json, sys
+words = json.loads(sys.argv[1])
+if sys.argv[2] == "instrumented":
+    import inflect
+else:
+    import typeguard
+    before = typeguard.typechecked
+    from rsdata.captions.vocabulary import import_inflect
+    inflect = import_inflect()
+    assert typeguard.typechecked is before, "the decorator is put back"
+engine = inflect.engine()
+print(json.dumps([[engine.plural_noun(w), engine.a(w)] for w in words]))
+"""
+
+WORDS = ["plane", "ship", "storage tank", "baseball diamond", "tennis court", "basketball court", "harbor",
+         "bridge", "large vehicle", "small vehicle", "helicopter", "roundabout", "soccer ball field", "swimming pool",
+         "container crane", "airport", "helipad", "bus", "ferry", "person", "mouse", "child", "ox", "cactus",
+         "hour", "honest broker", "unicorn", "uav", "European city", "one-way street", "x-ray machine", "FBI office",
+         "yacht", "wind turbine", "chimney", "dam", "expressway service area", "overpass", "train station", "leaf"]
+
+
+def test_inflect_without_typeguard_instrumentation_gives_the_same_names():
+    answers = {}
+    for mode in ("instrumented", "uninstrumented"):
+        done = subprocess.run([sys.executable, "-c", NAMES_SCRIPT, json.dumps(WORDS), mode], cwd=REPO,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert done.returncode == 0, done.stderr
+        answers[mode] = json.loads(done.stdout)
+    assert answers["instrumented"] == answers["uninstrumented"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The two threads on their own
+
+
+class Item:
+    def __init__(self, path: Path):
+        self.image_path, self.size_bytes = path, path.stat().st_size if path.is_file() else 0
+
+
+def test_prefetcher_yields_in_order_and_leaves_what_it_cannot_read_to_the_caller(tmp_path):
+    files = []
+    for index in range(6):
+        files.append(tmp_path / f"f{index}.bin")
+        files[-1].write_bytes(bytes([index]) * (index + 1))
+    missing = tmp_path / "missing.bin"
+    fifo = tmp_path / "fifo.bin"
+    os.mkfifo(fifo)  # reading it would block: never read ahead
+    folder = tmp_path / "folder.bin"
+    folder.mkdir()
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    items = [Item(p) for p in (files[0], missing, files[1], fifo, folder, empty, *files[2:])]
+
+    got = list(ImagePrefetcher(lambda item: item.image_path, max_files=2)(items))
+    assert [item for item, _ in got] == items
+    assert [data for _, data in got] == [b"\x00", None, b"\x01\x01", None, None, None,
+                                         *(bytes([i]) * (i + 1) for i in range(2, 6))]
+
+
+def test_prefetcher_reads_at_most_its_window_ahead(tmp_path):
+    items = []
+    for index in range(10):
+        path = tmp_path / f"f{index}.bin"
+        path.write_bytes(b"x" * 100)
+        items.append(Item(path))
+    reads = []
+    prefetch = ImagePrefetcher(lambda item: reads.append(item) or item.image_path, max_files=8, max_bytes=250)
+    for position, (item, data) in enumerate(prefetch(items)):
+        assert data == b"x" * 100
+        assert len(reads) <= position + 3  # 250 bytes: this file and at most two more queued
+
+
+def test_background_writer_writes_in_order_and_raises_the_threads_error(tmp_path):
+    table_schema = pa.schema([("n", pa.int64())])
+    path = tmp_path / "ok.parquet"
+    with BackgroundParquetWriter(path, table_schema, row_group_size=10) as writer:
+        for start in range(0, 30, 10):
+            writer.write(pa.table({"n": list(range(start, start + 10))}, schema=table_schema))
+    parquet = pq.ParquetFile(path)
+    assert parquet.num_row_groups == 3 and parquet.read().column("n").to_pylist() == list(range(30))
+
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        with BackgroundParquetWriter(tmp_path / "bad.parquet", table_schema, row_group_size=10) as writer:
+            writer.write(pa.table({"other": ["text"]}))  # not the file's schema: fails on the writer thread
+            writer.write(pa.table({"n": [1]}, schema=table_schema))
