@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
 from rsdata.card import DatasetMeta
-from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, is_placeholder_card,
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, file_sha256, is_placeholder_card,
                                   mark_empty, mark_unfinished, publish_shards, remove_stale_shards)
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
@@ -311,7 +311,7 @@ def plan_shards(items: Sequence[SourceItem], max_shard_bytes: int) -> list[list[
 
 
 def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions) -> BuildPlan:
-    from rsdata.schema import output_features
+    from rsdata.schema import check_extra_columns
 
     if options.tile is not None and source_format.caption_rule != RULE_ID:
         raise OptionError(f"--tile cuts box-annotated images into tiles; the rows of format {source_format.name!r} "
@@ -324,7 +324,7 @@ def make_plan(source_format: SourceFormat, source: Path, options: ConvertOptions
     for text in getattr(source_format, "notes", ()):
         print(f"note: {text}", file=sys.stderr)
     extra_features = dict(source_format.extra_features())
-    output_features(extra_features)  # refuses extra columns named like base columns
+    check_extra_columns(extra_features)  # refuses extra columns named like base columns
     by_split: dict[str, list[SourceItem]] = {}
     for item in items:
         by_split.setdefault(item.split, []).append(item)
@@ -400,9 +400,10 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
 
     from rsdata.card import CONTACT_SHEET, first_rows, iter_first_rows, write_dataset_card
     from rsdata.contact_sheet import contact_sheet, png_bytes
-    from rsdata.schema import output_features
+    from rsdata.schema import base_features_yaml, output_features
 
-    staged = [StagedShard(DATA_DIR, s.split, done[s.staged_name].rows, output / s.staged_name) for s in plan.shards]
+    staged = [StagedShard(DATA_DIR, s.split, done[s.staged_name].rows, output / s.staged_name,
+                          sha256=done[s.staged_name].sha256 or None) for s in plan.shards]
     digest, published = publish_shards(output, staged, output / PUBLISHED_RECORD)
     final_name = dict(zip((s.path for s in staged if s.rows), (p.filename for p in published)))
     if source_format.assigns_splits:
@@ -440,7 +441,9 @@ def convert(format_name: str, source: str | Path, output: str | Path, options: C
     for stats in shard_stats:
         split_bytes[stats.split] = split_bytes.get(stats.split, 0) + stats.arrow_bytes
     card = write_dataset_card(report, plan.license, options.dataset_meta,
-                              features=output_features(plan.extra_features), split_bytes=split_bytes,
+                              # datasets is imported only for a format's extra columns
+                              features=output_features(plan.extra_features) if plan.extra_features
+                              else base_features_yaml(), split_bytes=split_bytes,
                               download_size=sum((output / p.filename).stat().st_size for p in published),
                               examples=preview, contact_sheet=CONTACT_SHEET)
     write_text_atomic(output / CARD_NAME, card)
@@ -563,6 +566,8 @@ class _ShardJob:
                 batch = None
             if stats.rows:
                 stats.arrow_bytes = arrow_nbytes(temporary)
+                # Hashed here, in parallel with the other workers, rather than serially when the build publishes.
+                stats.sha256 = file_sha256(temporary)
                 os.replace(temporary, final)
             else:  # no file at all: a 0-row shard would make datasets refuse the whole dataset
                 temporary.unlink()

@@ -193,7 +193,8 @@ def write_dataset_card(report: BuildReport, license: str, meta: DatasetMeta | No
                        contact_sheet: str | None = None) -> str:
     """Return the card text for ``report``.
 
-    ``meta``: the source dataset's recipe facts; ``features``: the output ``datasets.Features`` and
+    ``meta``: the source dataset's recipe facts; ``features``: the output ``datasets.Features`` (or their card
+    form, :func:`rsdata.schema.base_features_yaml`) and
     ``split_bytes``: each split's Arrow size (with ``download_size``, the Parquet files' total) for
     ``dataset_info`` (left out without ``features``); ``examples``: the first rows of the first split, whose
     captions are shown; ``contact_sheet``: the path of their contact sheet relative to the card.
@@ -283,7 +284,19 @@ _PREVIEW_COLUMNS = ("image", "objects", "captions", "source_id", "class_name", "
 
 def _add_dataset_info(card_data, report: BuildReport, features, split_bytes: Mapping[str, int],
                       download_size: int | None) -> None:
-    """``dataset_info`` as ``datasets`` writes and reads it (``DatasetInfosDict.to_dataset_card_data``)."""
+    """``dataset_info`` as ``datasets`` writes and reads it (``DatasetInfosDict.to_dataset_card_data``).
+    ``features``: ``datasets.Features``, or already their card form (a list, :func:`rsdata.schema.base_features_yaml`),
+    which is written as ``datasets`` would write it without importing it."""
+    if isinstance(features, list):
+        info = {
+            "features": features,
+            "splits": [{"name": name, "num_bytes": int(split_bytes.get(name, 0)), "num_examples": split["images"]}
+                       for name, split in report.splits.items()],
+            "download_size": download_size,
+            "dataset_size": sum(int(split_bytes.get(name, 0)) for name in report.splits),
+        }
+        card_data["dataset_info"] = {key: value for key, value in info.items() if value is not None}
+        return
     from datasets import DatasetInfo
     from datasets.info import DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo

@@ -71,9 +71,11 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = DEFAULT_COLU
 
 
 def png_bytes(image) -> bytes:
-    """``image`` as PNG bytes (Pillow's PNG writer is deterministic: the same pixels give the same bytes)."""
+    """``image`` as PNG bytes (Pillow's PNG writer is deterministic: the same pixels give the same bytes).
+    zlib level 1: a build's serial tail waits for this encode; level 1 takes a quarter of the default level's time
+    for about a sixth more bytes (a 1030 x 772 sheet of aerial photos: 0.08 s and 0.89 MB against 0.30 s and 0.76 MB)."""
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=False)
+    image.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 

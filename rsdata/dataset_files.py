@@ -57,6 +57,7 @@ class StagedShard:
     split: str
     rows: int
     path: Path
+    sha256: str | None = None  # the file's SHA-256 when its writer hashed it; else publishing hashes the file
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def publish_shards(root: Path, staged: Sequence[StagedShard], record: Path) -> t
                 raise FileNotFoundError(f"staged shard {shard.path} is missing and was not published before; "
                                         "remove the output folder's .rsdata state and build again")
         located.append((shard, name, current))
-    digest = content_digest((name, file_sha256(current)) for _, name, current in located)
+    digest = content_digest((name, shard.sha256 or file_sha256(current)) for shard, name, current in located)
     published = [PublishedShard(shard.folder, shard.split, shard.rows, f"{name}-{digest}.parquet")
                  for shard, name, _ in located]
     write_json_atomic(record, {shard.path.relative_to(root).as_posix(): target.filename

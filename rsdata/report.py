@@ -36,6 +36,7 @@ class ShardStats:
     caption_rules: dict[str, int] = field(default_factory=dict)  # caption rule -> rows
     value_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # counted column -> value -> rows
     arrow_bytes: int = 0  # the shard's size as Arrow data once loaded (what datasets records as num_bytes)
+    sha256: str = ""  # of the shard file, hashed by the worker that wrote it ("" in state from before it was kept)
 
     def add_dropped(self, dropped: dict[str, int]) -> None:
         for reason, count in dropped.items():

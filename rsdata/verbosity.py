@@ -13,6 +13,7 @@ The switches are global in those libraries, so :func:`output_switches` restores 
 from __future__ import annotations
 
 import logging
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,13 +22,16 @@ LIBRARY_LOGGERS = ("datasets", "huggingface_hub", "transformers", "accelerate")
 
 
 @contextmanager
-def output_switches(*, progress: bool = True, quiet: bool = False, transformers: bool = False) -> Iterator[None]:
+def output_switches(*, progress: bool = True, quiet: bool = False, transformers: bool = False,
+                    datasets: bool = True) -> Iterator[None]:
     """Within the block, no library progress bar unless ``progress`` (and not ``quiet``), and with ``quiet`` no
-    library message below ERROR. ``transformers``: switch its bar too (imports it; rsmodel only). The libraries
-    are imported before their loggers are set: on import they set their own level."""
+    library message below ERROR. ``transformers``: switch its bar too (imports it; rsmodel only). ``datasets``:
+    the command may draw ``datasets``' bars, so import it to switch them (about 1.4 s; a conversion never draws
+    them and passes False: its bars are then switched only if it is imported already). The libraries are imported
+    before their loggers are set: on import they set their own level."""
     undo = []
     if not progress or quiet:
-        undo += _disable_bars(transformers)
+        undo += _disable_bars(transformers, datasets or "datasets" in sys.modules)
     if quiet:
         for name in LIBRARY_LOGGERS:
             logger = logging.getLogger(name)
@@ -40,14 +44,16 @@ def output_switches(*, progress: bool = True, quiet: bool = False, transformers:
             restore()
 
 
-def _disable_bars(transformers: bool) -> list:
-    import datasets
+def _disable_bars(transformers: bool, datasets_bars: bool) -> list:
     import huggingface_hub.utils as hub_utils
 
     undo = []
-    if datasets.is_progress_bar_enabled():
-        datasets.disable_progress_bars()
-        undo.append(datasets.enable_progress_bars)
+    if datasets_bars:
+        import datasets
+
+        if datasets.is_progress_bar_enabled():
+            datasets.disable_progress_bars()
+            undo.append(datasets.enable_progress_bars)
     if not hub_utils.are_progress_bars_disabled():
         hub_utils.disable_progress_bars()
         undo.append(hub_utils.enable_progress_bars)

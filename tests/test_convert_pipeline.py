@@ -206,3 +206,27 @@ def test_background_writer_writes_in_order_and_raises_the_threads_error(tmp_path
         with BackgroundParquetWriter(tmp_path / "bad.parquet", table_schema, row_group_size=10) as writer:
             writer.write(pa.table({"other": ["text"]}))  # not the file's schema: fails on the writer thread
             writer.write(pa.table({"n": [1]}, schema=table_schema))
+
+
+def test_workers_hash_their_shards_and_publishing_trusts_only_those_hashes(tmp_path, monkeypatch):
+    """Each worker hashes the shard it wrote (in parallel), publishing uses those hashes instead of reading every
+    shard again, and the build digest is the one of the published files' own bytes."""
+    from rsdata.dataset_files import content_digest, file_sha256, final_names, StagedShard
+
+    src = varied_source(tmp_path / "src", 12)
+    hashed_at_publish = []
+    real_sha = build.file_sha256
+    import rsdata.dataset_files as dataset_files
+
+    monkeypatch.setattr(schema, "ROW_GROUP_MAX_BYTES", 4_000)
+    monkeypatch.setattr(dataset_files, "file_sha256", lambda path: hashed_at_publish.append(path) or real_sha(path))
+    result = rsdata.convert(src, tmp_path / "out", format="dota", num_proc=2, progress=False, max_shard_bytes=1)
+    assert hashed_at_publish == []
+    published = sorted((tmp_path / "out" / "data").glob("*.parquet"))
+    assert len(published) > 1
+    states = [json.loads(p.read_text()) for p in sorted((tmp_path / "out" / ".rsdata" / "shards").glob("*.json"))]
+    assert sorted(s["sha256"] for s in states) == sorted(real_sha(p) for p in published)
+    staged = [StagedShard("data", "train", 1, p) for p in published]
+    expected = content_digest((name, real_sha(shard.path)) for shard, name in final_names(staged))
+    assert all(p.name.endswith(f"-{expected}.parquet") for p in published)
+    assert result.report.content_digest == expected
