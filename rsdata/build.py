@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
 from rsdata.card import DatasetMeta
-from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, file_sha256, is_placeholder_card,
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, is_placeholder_card,
                                   mark_empty, mark_unfinished, publish_shards, remove_stale_shards)
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
@@ -539,8 +539,9 @@ class _ShardJob:
 
     def write(self, shard: ShardPlan, on_item: Callable[[], None]) -> ShardStats:
         """Write one shard: its rows in row groups of at most :data:`~rsdata.schema.ROW_GROUP_SIZE` rows and
-        :data:`~rsdata.schema.ROW_GROUP_MAX_BYTES` image bytes, the next images read ahead and each finished group
-        written on a thread of its own (:mod:`rsdata.shard_io`) while the following one is gathered."""
+        :data:`~rsdata.schema.ROW_GROUP_MAX_BYTES` image bytes, the next images read ahead by the kernel and each
+        finished group written (and hashed) on a thread of its own (:mod:`rsdata.shard_io`) while the following
+        one is gathered."""
         from rsdata.schema import ROW_GROUP_SIZE, RowBatch, parquet_writer_options
         from rsdata.shard_io import BackgroundParquetWriter
 
@@ -552,8 +553,8 @@ class _ShardJob:
         try:
             with BackgroundParquetWriter(temporary, self.schema, row_group_size=ROW_GROUP_SIZE,
                                          **parquet_writer_options(self.schema)) as writer:
-                for item, data in self._prefetch(shard.items):
-                    for row in self._rows_or_skips(item, stats, data):
+                for item in self._read_ahead(shard.items):
+                    for row in self._rows_or_skips(item, stats):
                         if len(batch) and (len(batch) == ROW_GROUP_SIZE
                                            or batch.image_nbytes + len(row["image_bytes"]) > max_group_bytes):
                             table, batch = batch.to_table(), RowBatch(self.schema)  # the rows' bytes go now
@@ -566,8 +567,9 @@ class _ShardJob:
                 batch = None
             if stats.rows:
                 stats.arrow_bytes = arrow_nbytes(temporary)
-                # Hashed here, in parallel with the other workers, rather than serially when the build publishes.
-                stats.sha256 = file_sha256(temporary)
+                # Hashed as it was written (by this worker, in parallel with the others), not read again when the
+                # build publishes.
+                stats.sha256 = writer.sha256
                 os.replace(temporary, final)
             else:  # no file at all: a 0-row shard would make datasets refuse the whole dataset
                 temporary.unlink()
@@ -576,22 +578,18 @@ class _ShardJob:
             raise
         return stats
 
-    def _prefetch(self, items: Sequence[SourceItem]) -> Iterator[tuple[SourceItem, bytes | None]]:
-        """``(item, its image file's bytes read ahead, or None)``; tiles of a window-reading format read their own
-        windows, so nothing is read ahead for them."""
-        from rsdata.shard_io import ImagePrefetcher
+    def _read_ahead(self, items: Sequence[SourceItem]) -> Iterator[SourceItem]:
+        """``items``, with the kernel told to read the next ones' image files ahead (:class:`~rsdata.shard_io
+        .ReadAhead`); tiles of a window-reading format read their own windows, so nothing is hinted for them."""
+        from rsdata.shard_io import ReadAhead
 
-        prefetch = ImagePrefetcher(lambda item: item.image_path if item.window is None else None)
-        return prefetch(items)
+        return ReadAhead(lambda item: item.image_path if item.window is None else None)(items)
 
-    def _rows_or_skips(self, item: SourceItem, stats: ShardStats, data: bytes | None = None) -> Iterator[dict]:
-        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped.
-        ``data``: the bytes of the item's image file, when already read."""
+    def _rows_or_skips(self, item: SourceItem, stats: ShardStats) -> Iterator[dict]:
+        """The rows of one item, counting what is left out in ``stats``; bad input raises or is skipped."""
         try:
             record = self.format.read(item)
-            if data is not None and (record.image_data is not None or record.image_path != item.image_path):
-                data = None  # the format named other bytes for this record than the item's image file
-            for number, row in enumerate(self.rows(record, is_tile=item.window is not None, data=data)):
+            for number, row in enumerate(self.rows(record, is_tile=item.window is not None)):
                 if number == 0:  # the record made it past every check: count what its rules left out
                     stats.add_dropped(record.dropped_objects)
                 if isinstance(row, SkippedRecord):
@@ -605,8 +603,7 @@ class _ShardJob:
                 raise
             stats.skipped.append(self._skipped(error))
 
-    def rows(self, record: ImageRecord, is_tile: bool = False, data: bytes | None = None
-             ) -> Iterator[dict | SkippedRecord]:
+    def rows(self, record: ImageRecord, is_tile: bool = False) -> Iterator[dict | SkippedRecord]:
         """The output rows of one parsed source image (arguments of :meth:`RowBatch.append`): one, or one per tile.
 
         ``is_tile``: the record is already one tile (its format read the item's window: objects, pixels and
@@ -614,11 +611,10 @@ class _ShardJob:
         and cut, its boxes with it, and each tile gets its own geotransform and footprint.
 
         Everything that can reject the record (parsing, reading the image, objects outside it) happens before
-        the first row is produced, so a skipped record never leaves half its rows behind. ``data``: the bytes of
-        ``record.image_path`` when they were read already (else they are read here, or are ``record.image_data``).
+        the first row is produced, so a skipped record never leaves half its rows behind.
         """
         options = self.options
-        data = record.image_data if record.image_data is not None else data
+        data = record.image_data
         where = record.annotation_path or record.image_path
         self.vocabulary.check_labels(record.objects, where)  # a recipe's closed class list rejects the whole record
         provenance = record.provenance

@@ -1,114 +1,139 @@
 """Overlapped file reads and Parquet writes while one shard is built.
 
 Building a shard is Python work (parsing labels, checking image headers, captions, gathering Arrow columns)
-between two kinds of I/O that release the GIL: reading the source images and writing Parquet row groups. Done
-in sequence they add up; here each runs on a thread of its own, so that in one process the file reads, the
-Python work and the Parquet writes proceed at the same time (a 2-core machine then keeps both cores busy).
+between two kinds of I/O: reading the source images and writing Parquet row groups. Done in sequence they add up;
+here both proceed beside the Python work:
 
-- :class:`ImagePrefetcher` reads the image files of the next items ahead of the build, bounded in files and in
-  bytes. Only regular files are read ahead; anything else (a missing file, a FIFO, a folder) is left to the build
-  to read and report as before. The build still applies its read policy to every record before using the bytes
-  (a file that a link leads out of the source is refused, and the bytes read ahead are dropped unused), so
-  prefetching changes no error and no output.
+- :class:`ReadAhead` asks the kernel to start reading the image files of the next items
+  (``posix_fadvise(POSIX_FADV_WILLNEED)``, bounded in files and in bytes), so that a file is in the page cache,
+  or on its way, by the time the build reads it. No thread and no bytes change hands: a first version read the
+  files on a Python thread, and on files already cached its GIL hand-overs cost more than the reads (2,000
+  800 x 800 JPEGs: 2.72-3.31 s without it against 3.67-5.53 s with it, one process; 2.24-2.52 s against
+  2.51-2.90 s, two). Only regular files are hinted, found without following a final symbolic link (so a link out of
+  the source is never even hinted); the build still reads every file itself and applies its read policy.
 - :class:`BackgroundParquetWriter` writes each row group (an Arrow table) on a writer thread while the build
-  gathers the next one. At most one table waits for the writer, so memory holds at most two row groups.
+  gathers the next one; Parquet encoding and the file write run in C++ without the GIL. At most one table waits
+  for the writer, so memory holds at most two row groups.
 
 Neither changes a byte of the output: row groups are written in the order given, by one ``ParquetWriter``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
-#: Read ahead at most this many image files, and at most this many bytes (but always the next file): enough to
-#: keep the reader ahead of the build, little enough for memory (a few DOTA-size PNGs of 20-40 MB each).
-PREFETCH_FILES = 8
-PREFETCH_BYTES = 32 * 1024 * 1024
+#: Hint at most this many image files ahead, and at most this many bytes (but always the next file): enough to
+#: keep the disk busy ahead of the build, little enough not to push the build's own pages out of the cache.
+READ_AHEAD_FILES = 8
+READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 Item = TypeVar("Item")
 
 
-class ImagePrefetcher:
-    """Yields ``(item, data)`` for ``items`` in order, where ``data`` is the bytes of the file ``image_path(item)``
-    names, read on a background thread, or ``None`` when the file was not read ahead (the caller reads it).
-    ``max_file_bytes``: larger files are not read ahead (the caller's own size checks then see them first).
-    """
+class ReadAhead:
+    """Yields ``items`` in order; before yielding item ``i`` it has hinted the kernel to read the files
+    ``image_path(item)`` of the items after it, at most ``max_files`` and ``max_bytes`` (by ``item.size_bytes``,
+    where an item has it) ahead. ``image_path`` returns None for an item with nothing to read ahead. Where the
+    platform has no ``posix_fadvise`` nothing is hinted."""
 
-    def __init__(self, image_path: Callable[[Item], Path | None], *, max_files: int = PREFETCH_FILES,
-                 max_bytes: int = PREFETCH_BYTES, max_file_bytes: int | None = None):
+    def __init__(self, image_path: Callable[[Item], Path | None], *, max_files: int = READ_AHEAD_FILES,
+                 max_bytes: int = READ_AHEAD_BYTES):
         self._image_path = image_path
         self._max_files = max_files
         self._max_bytes = max_bytes
-        self._max_file_bytes = max_file_bytes
 
-    def __call__(self, items: Iterable[Item]) -> Iterator[tuple[Item, bytes | None]]:
-        pending: deque[tuple[Item, int, Future]] = deque()
-        ahead_bytes = 0
-        iterator = iter(items)
-        exhausted = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsdata-read") as reader:
-            try:
-                while True:
-                    # Queue reads until the window is full; the next item is always queued.
-                    while not exhausted and (not pending or (len(pending) < self._max_files
-                                                             and ahead_bytes < self._max_bytes)):
-                        try:
-                            item = next(iterator)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        size = self._planned_size(item)
-                        pending.append((item, size, reader.submit(self._read, item)))
-                        ahead_bytes += size
-                    if not pending:
-                        return
-                    item, size, future = pending.popleft()
-                    ahead_bytes -= size
-                    yield item, future.result()
-            finally:
-                for _, _, future in pending:  # the consumer stopped early (an error): read nothing more
-                    future.cancel()
+    def __call__(self, items: Sequence[Item]) -> Iterator[Item]:
+        hinted, ahead_bytes = 0, 0
+        for position, item in enumerate(items):
+            while hinted < len(items) and (hinted <= position or (hinted - position <= self._max_files
+                                                                   and ahead_bytes < self._max_bytes)):
+                ahead_bytes += self._planned_size(items[hinted])
+                self.hint(items[hinted])
+                hinted += 1
+            ahead_bytes -= self._planned_size(item)
+            yield item
 
-    def _planned_size(self, item) -> int:
+    def hint(self, item) -> None:
+        path = self._image_path(item)
+        if path is None or not hasattr(os, "posix_fadvise"):
+            return
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):  # links, FIFOs, devices, folders: never opened here
+                return
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # missing, unreadable: the build's own read reports it
+            return
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+
+    @staticmethod
+    def _planned_size(item) -> int:
         size = getattr(item, "size_bytes", None)
         return size if isinstance(size, int) and size > 0 else 0
 
-    def _read(self, item) -> bytes | None:
-        path = self._image_path(item)
-        if path is None:
-            return None
-        try:
-            # No read-policy check here: it is Python work (resolving links) that the build does anyway, and
-            # doing it twice cost more than the read saves. Reading never blocks: regular files only.
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-                return None
-            if self._max_file_bytes is not None and info.st_size > self._max_file_bytes:
-                return None
-            with open(path, "rb") as handle:
-                return handle.read()
-        except Exception:  # noqa: BLE001 - whatever went wrong, the build reads the file itself and reports it
-            return None
+
+class _HashingSink:
+    """A write-only file object that hashes what passes through it (SHA-256) on its way to ``handle``."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self.sha256 = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        self.sha256.update(data)  # releases the GIL for large buffers, as the file write does
+        return self._handle.write(data)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
 
 
 class BackgroundParquetWriter:
     """A ``pyarrow.parquet.ParquetWriter`` on ``path`` whose :meth:`write` hands the table to a writer thread and
     returns once the previous table is written (so at most one table waits). An error on the writer thread is
     raised by the next :meth:`write` or by :meth:`close`. ``row_group_size``: the most rows per row group
-    (each :meth:`write` is one row group when its table has no more rows)."""
+    (each :meth:`write` is one row group when its table has no more rows). The file's SHA-256 is computed as its
+    bytes are written, on the writer thread (:attr:`sha256`, once closed): no second pass reads the file back."""
 
     def __init__(self, path: Path, schema, *, row_group_size: int, **writer_options):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._writer = pq.ParquetWriter(path, schema, **writer_options)
+        self._file = open(path, "wb")
+        try:
+            self._sink = _HashingSink(self._file)
+            self._writer = pq.ParquetWriter(pa.PythonFile(self._sink, mode="w"), schema, **writer_options)
+        except BaseException:
+            self._file.close()
+            raise
         self._row_group_size = row_group_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsdata-write")
         self._pending: Future | None = None
+        self.sha256: str | None = None
 
     def write(self, table) -> None:
         self._wait()
@@ -120,7 +145,11 @@ class BackgroundParquetWriter:
             self._wait()
         finally:
             self._executor.shutdown(wait=True)
-            self._writer.close()
+            try:
+                self._writer.close()
+            finally:
+                self._file.close()
+        self.sha256 = self._sink.sha256.hexdigest()
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -140,3 +169,6 @@ class BackgroundParquetWriter:
             self._writer.close()
         except Exception:  # noqa: BLE001 - the error in flight says what went wrong
             pass
+        finally:
+            self._file.close()
+

@@ -17,7 +17,7 @@ import pytest
 import rsdata
 import rsdata.build as build
 import rsdata.schema as schema
-from rsdata.shard_io import BackgroundParquetWriter, ImagePrefetcher
+from rsdata.shard_io import BackgroundParquetWriter, ReadAhead
 from tests.conftest import image_bytes, write_dota_item
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,37 +160,56 @@ class Item:
         self.image_path, self.size_bytes = path, path.stat().st_size if path.is_file() else 0
 
 
-def test_prefetcher_yields_in_order_and_leaves_what_it_cannot_read_to_the_caller(tmp_path):
+def hinted_files(monkeypatch) -> list[str]:
+    """Record the files ``ReadAhead`` hints (their names, through the descriptors it advises)."""
+    hinted = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: hinted.append(
+        (os.path.basename(os.readlink(f"/proc/self/fd/{fd}")), offset, length, advice)), raising=False)
+    return hinted
+
+
+def test_read_ahead_yields_in_order_and_hints_only_regular_files(tmp_path, monkeypatch):
+    hinted = hinted_files(monkeypatch)
     files = []
     for index in range(6):
         files.append(tmp_path / f"f{index}.bin")
         files[-1].write_bytes(bytes([index]) * (index + 1))
     missing = tmp_path / "missing.bin"
     fifo = tmp_path / "fifo.bin"
-    os.mkfifo(fifo)  # reading it would block: never read ahead
+    os.mkfifo(fifo)  # opening it could block: never opened
     folder = tmp_path / "folder.bin"
     folder.mkdir()
-    empty = tmp_path / "empty.bin"
-    empty.write_bytes(b"")
-    items = [Item(p) for p in (files[0], missing, files[1], fifo, folder, empty, *files[2:])]
+    link = tmp_path / "link.bin"
+    link.symlink_to(files[0])  # a link may lead out of the source: never followed here
+    items = [Item(p) for p in (files[0], missing, files[1], fifo, folder, link, *files[2:])]
 
-    got = list(ImagePrefetcher(lambda item: item.image_path, max_files=2)(items))
-    assert [item for item, _ in got] == items
-    assert [data for _, data in got] == [b"\x00", None, b"\x01\x01", None, None, None,
-                                         *(bytes([i]) * (i + 1) for i in range(2, 6))]
+    assert list(ReadAhead(lambda item: item.image_path, max_files=2)(items)) == items
+    assert [name for name, *_ in hinted] == [f"f{i}.bin" for i in range(6)]
+    assert all(advice == os.POSIX_FADV_WILLNEED and (offset, length) == (0, 0) for _, offset, length, advice in hinted)
 
 
-def test_prefetcher_reads_at_most_its_window_ahead(tmp_path):
+def test_read_ahead_hints_at_most_its_window_ahead(tmp_path, monkeypatch):
+    hinted = hinted_files(monkeypatch)
     items = []
     for index in range(10):
         path = tmp_path / f"f{index}.bin"
         path.write_bytes(b"x" * 100)
         items.append(Item(path))
-    reads = []
-    prefetch = ImagePrefetcher(lambda item: reads.append(item) or item.image_path, max_files=8, max_bytes=250)
-    for position, (item, data) in enumerate(prefetch(items)):
-        assert data == b"x" * 100
-        assert len(reads) <= position + 3  # 250 bytes: this file and at most two more queued
+    for position, item in enumerate(ReadAhead(lambda item: item.image_path, max_files=8, max_bytes=250)(items)):
+        assert position < len(hinted) <= position + 3  # 250 bytes: this file and at most two more
+    assert len(hinted) == 10
+    hinted.clear()
+    assert len(list(ReadAhead(lambda item: None)(items))) == 10 and hinted == []  # nothing to read ahead
+
+
+def test_a_build_hints_its_images_and_reads_the_same_bytes(tmp_path, monkeypatch):
+    """The build hints each image file once and its output does not depend on the hints."""
+    src = varied_source(tmp_path / "src", 8)
+    plain = rsdata.convert(src, tmp_path / "plain", format="dota", progress=False)
+    hinted = hinted_files(monkeypatch)
+    hinting = rsdata.convert(src, tmp_path / "hinted", format="dota", progress=False)
+    assert sorted(name for name, *_ in hinted) == sorted(p.name for p in (src / "images").iterdir())
+    assert hinting.report.content_digest == plain.report.content_digest
 
 
 def test_background_writer_writes_in_order_and_raises_the_threads_error(tmp_path):
@@ -209,14 +228,16 @@ def test_background_writer_writes_in_order_and_raises_the_threads_error(tmp_path
 
 
 def test_workers_hash_their_shards_and_publishing_trusts_only_those_hashes(tmp_path, monkeypatch):
-    """Each worker hashes the shard it wrote (in parallel), publishing uses those hashes instead of reading every
-    shard again, and the build digest is the one of the published files' own bytes."""
+    """Each worker hashes the shard it writes as the bytes go out (in parallel; no second read), publishing uses
+    those hashes instead of reading every shard again, and the build digest is the one of the published files'
+    own bytes."""
     from rsdata.dataset_files import content_digest, file_sha256, final_names, StagedShard
 
     src = varied_source(tmp_path / "src", 12)
     hashed_at_publish = []
-    real_sha = build.file_sha256
     import rsdata.dataset_files as dataset_files
+
+    real_sha = dataset_files.file_sha256
 
     monkeypatch.setattr(schema, "ROW_GROUP_MAX_BYTES", 4_000)
     monkeypatch.setattr(dataset_files, "file_sha256", lambda path: hashed_at_publish.append(path) or real_sha(path))

@@ -103,11 +103,14 @@ class ReadPolicy:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # Each folder resolved once (a source has few folders and many files): see _resolve.
     _folders: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    _real_folders: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)  # str -> realpath
 
     def check_path(self, path: Path | str | None) -> None:
         """Refuse (``link_outside_source``) a file that a symbolic link leads out of ``root``, naming the link and
         its target; a missing file passes (the format reports it)."""
         if path is None or self.root is None or self.allow_outside_links:
+            return
+        if self._plainly_inside(os.fspath(path)):
             return
         try:
             found = outside_link(Path(path), self.root, self._resolve)
@@ -126,6 +129,18 @@ class ReadPolicy:
         raise RecordError(path, f"{how}, outside the source folder {self.root}; rsdata reads nothing from outside "
                           "SOURCE unless allowed (--allow-outside-links, or ConvertOptions(allow_outside_links=True), "
                           "for images kept on another disk)", reason=errors.LINK_OUTSIDE_SOURCE)
+
+    def _plainly_inside(self, path: str) -> bool:
+        """The common case, decided on strings (every file of a build passes here): ``path`` is no link and its
+        folder, resolved once per policy, is ``root`` or below it. Anything else takes :func:`outside_link`."""
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or not folder or os.path.islink(path):
+            return False
+        resolved = self._real_folders.get(folder)
+        if resolved is None:
+            resolved = self._real_folders[folder] = os.path.realpath(folder)
+        root = os.fspath(self.root)
+        return resolved == root or resolved.startswith(root if root.endswith(os.sep) else root + os.sep)
 
     def _resolve(self, path: Path) -> Path:
         """``path.resolve()``, with its folder resolved once per policy (per build): a file that is not a link
