@@ -761,18 +761,27 @@ def _run_shards(job: _ShardJob, pending: list[ShardPlan], options: ConvertOption
 
 _WORKER_JOB: _ShardJob | None = None
 _WORKER_COUNTER = None
+_WORKER_STOP = None
 
 
-def _init_worker(job: _ShardJob, counter) -> None:
-    global _WORKER_JOB, _WORKER_COUNTER
-    _WORKER_JOB, _WORKER_COUNTER = job, counter
+class _StopRequested(Exception):
+    """Raised in a worker when the build has stopped (another shard failed): its shard is left unfinished."""
+
+
+def _init_worker(job: _ShardJob, counter, stop) -> None:
+    global _WORKER_JOB, _WORKER_COUNTER, _WORKER_STOP
+    _WORKER_JOB, _WORKER_COUNTER, _WORKER_STOP = job, counter, stop
 
 
 def _write_in_worker(shard: ShardPlan) -> ShardStats:
     def on_item() -> None:
         with _WORKER_COUNTER.get_lock():
             _WORKER_COUNTER.value += 1
+        if _WORKER_STOP.value:
+            raise _StopRequested()
 
+    if _WORKER_STOP.value:
+        raise _StopRequested()
     return _WORKER_JOB.write(shard, on_item)
 
 
@@ -785,7 +794,8 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
         # both, spawned ones receive the names with the job; without this every worker loads the library itself.
         job.vocabulary.warm_up()
     counter = context.Value("q", 0)
-    pool = context.Pool(processes, initializer=_init_worker, initargs=(job, counter))
+    stop = context.Value("b", 0, lock=False)
+    pool = context.Pool(processes, initializer=_init_worker, initargs=(job, counter, stop))
     try:
         results = pool.imap_unordered(_write_in_worker, pending)
         remaining = len(pending)
@@ -799,13 +809,26 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
             bar.update(counter.value - bar.n)
             yield stats
         pool.close()
-    except BaseException:
+    except Exception:
+        # A shard failed (bad input): the other workers stop at their next image and the pool ends normally.
+        # Pool.terminate() here could hang for ever: a worker killed while it holds the result queue's lock
+        # (sending a finished shard's statistics) leaves the pool's task handler waiting for that lock.
+        stop.value = 1
+        pool.close()
+        pool.join()
+        _remove_leftovers(job)
+        raise
+    except BaseException:  # KeyboardInterrupt, SystemExit: the workers got the signal too; do not wait for them
         pool.terminate()
         pool.join()
-        for leftover in (job.output / STAGING_DIR).glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
+        _remove_leftovers(job)
         raise
     pool.join()
+
+
+def _remove_leftovers(job: _ShardJob) -> None:
+    for leftover in (job.output / STAGING_DIR).glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def _item_key(source: Path, item: SourceItem, annotation_signatures: dict[Path, tuple[int, int]]) -> list:

@@ -251,3 +251,22 @@ def test_workers_hash_their_shards_and_publishing_trusts_only_those_hashes(tmp_p
     expected = content_digest((name, real_sha(shard.path)) for shard, name in final_names(staged))
     assert all(p.name.endswith(f"-{expected}.parquet") for p in published)
     assert result.report.content_digest == expected
+
+
+def test_a_failing_shard_stops_the_other_workers_without_killing_them(tmp_path, monkeypatch):
+    """Bad input in one shard: the other workers stop at their next image and the pool ends by itself.
+    ``Pool.terminate`` is not used: killing a worker while it holds the result queue's lock (sending its shard's
+    statistics) could leave the pool waiting for that lock for ever."""
+    import multiprocessing.pool
+
+    from rsdata.errors import RecordError
+
+    terminated = []
+    monkeypatch.setattr(multiprocessing.pool.Pool, "terminate", lambda self: terminated.append(self))
+    src = varied_source(tmp_path / "src", 24)
+    write_dota_item(src, "V007", ["2 2 12 2 12 12 2 12 plane 0", "1 2 3"])
+    with pytest.raises(RecordError, match="V007.txt"):
+        rsdata.convert(src, tmp_path / "out", format="dota", num_proc=2, progress=False, max_shard_bytes=1)
+    assert terminated == []
+    assert not list((tmp_path / "out" / ".rsdata" / "staging").glob(".*.tmp"))
+    assert not (tmp_path / "out" / "data").exists() or not list((tmp_path / "out" / "data").iterdir())
