@@ -100,8 +100,8 @@ def test_workers_do_not_load_the_caption_plural_library_again(tmp_path, monkeypa
     seen = tmp_path / "workers.jsonl"
     original = build._init_worker
 
-    def init_and_record(job, counter):
-        original(job, counter)
+    def init_and_record(job, *shared):
+        original(job, *shared)
         with open(seen, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"pid": os.getpid(), "inflect": "inflect" in sys.modules,
                                      "engine": vocabulary._engine.cache_info().currsize,
