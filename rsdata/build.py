@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from rsdata import __version__
 from rsdata.captions import RULE_ID, caption_seed
 from rsdata.card import DatasetMeta
-from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, is_placeholder_card,
+from rsdata.dataset_files import (CARD_NAME, DATA_DIR, StagedShard, arrow_nbytes, file_sha256, is_placeholder_card,
                                   mark_empty, mark_unfinished, publish_shards, remove_stale_shards)
 from rsdata.errors import EmptyBuildError, OptionError, OutputFolderError, RecordError
 from rsdata.formats import SourceFormat, SourceItem, get_format, hub_split_name
@@ -540,7 +540,7 @@ class _ShardJob:
     def write(self, shard: ShardPlan, on_item: Callable[[], None]) -> ShardStats:
         """Write one shard: its rows in row groups of at most :data:`~rsdata.schema.ROW_GROUP_SIZE` rows and
         :data:`~rsdata.schema.ROW_GROUP_MAX_BYTES` image bytes, the next images read ahead by the kernel and each
-        finished group written (and hashed) on a thread of its own (:mod:`rsdata.shard_io`) while the following
+        finished group written on a thread of its own (:mod:`rsdata.shard_io`) while the following
         one is gathered."""
         from rsdata.schema import ROW_GROUP_SIZE, RowBatch, parquet_writer_options
         from rsdata.shard_io import BackgroundParquetWriter
@@ -567,9 +567,8 @@ class _ShardJob:
                 batch = None
             if stats.rows:
                 stats.arrow_bytes = arrow_nbytes(temporary)
-                # Hashed as it was written (by this worker, in parallel with the others), not read again when the
-                # build publishes.
-                stats.sha256 = writer.sha256
+                # Hashed here, by this worker in parallel with the others, not serially when the build publishes.
+                stats.sha256 = file_sha256(temporary)
                 os.replace(temporary, final)
             else:  # no file at all: a 0-row shard would make datasets refuse the whole dataset
                 temporary.unlink()

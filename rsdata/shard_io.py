@@ -20,7 +20,6 @@ Neither changes a byte of the output: row groups are written in the order given,
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,59 +80,23 @@ class ReadAhead:
         return size if isinstance(size, int) and size > 0 else 0
 
 
-class _HashingSink:
-    """A write-only file object that hashes what passes through it (SHA-256) on its way to ``handle``."""
-
-    def __init__(self, handle):
-        self._handle = handle
-        self.sha256 = hashlib.sha256()
-        self.closed = False
-
-    def write(self, data) -> int:
-        self.sha256.update(data)  # releases the GIL for large buffers, as the file write does
-        return self._handle.write(data)
-
-    def tell(self) -> int:
-        return self._handle.tell()
-
-    def flush(self) -> None:
-        self._handle.flush()
-
-    def close(self) -> None:
-        self.closed = True
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-
 class BackgroundParquetWriter:
     """A ``pyarrow.parquet.ParquetWriter`` on ``path`` whose :meth:`write` hands the table to a writer thread and
     returns once the previous table is written (so at most one table waits). An error on the writer thread is
     raised by the next :meth:`write` or by :meth:`close`. ``row_group_size``: the most rows per row group
-    (each :meth:`write` is one row group when its table has no more rows). The file's SHA-256 is computed as its
-    bytes are written, on the writer thread (:attr:`sha256`, once closed): no second pass reads the file back."""
+    (each :meth:`write` is one row group when its table has no more rows).
+
+    The file is written by pyarrow's own file writer: a Python file object that hashed the bytes on their way
+    (to save reading the file back for its SHA-256) received every page as a copied ``bytes`` object, which cost
+    more than the read it saved."""
 
     def __init__(self, path: Path, schema, *, row_group_size: int, **writer_options):
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._file = open(path, "wb")
-        try:
-            self._sink = _HashingSink(self._file)
-            self._writer = pq.ParquetWriter(pa.PythonFile(self._sink, mode="w"), schema, **writer_options)
-        except BaseException:
-            self._file.close()
-            raise
+        self._writer = pq.ParquetWriter(path, schema, **writer_options)
         self._row_group_size = row_group_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rsdata-write")
         self._pending: Future | None = None
-        self.sha256: str | None = None
 
     def write(self, table) -> None:
         self._wait()
@@ -145,11 +108,7 @@ class BackgroundParquetWriter:
             self._wait()
         finally:
             self._executor.shutdown(wait=True)
-            try:
-                self._writer.close()
-            finally:
-                self._file.close()
-        self.sha256 = self._sink.sha256.hexdigest()
+            self._writer.close()
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -169,6 +128,4 @@ class BackgroundParquetWriter:
             self._writer.close()
         except Exception:  # noqa: BLE001 - the error in flight says what went wrong
             pass
-        finally:
-            self._file.close()
 

@@ -228,7 +228,7 @@ def test_background_writer_writes_in_order_and_raises_the_threads_error(tmp_path
 
 
 def test_workers_hash_their_shards_and_publishing_trusts_only_those_hashes(tmp_path, monkeypatch):
-    """Each worker hashes the shard it writes as the bytes go out (in parallel; no second read), publishing uses
+    """Each worker hashes the shard it wrote (in parallel with the other workers), publishing uses
     those hashes instead of reading every shard again, and the build digest is the one of the published files'
     own bytes."""
     from rsdata.dataset_files import content_digest, file_sha256, final_names, StagedShard
