@@ -808,8 +808,9 @@ def _run_in_pool(job: _ShardJob, pending: list[ShardPlan], processes: int, bar):
             bar.update(counter.value - bar.n)
             yield stats
         pool.close()
-    except Exception:
-        # A shard failed (bad input): the other workers stop at their next image and the pool ends normally.
+    except (Exception, GeneratorExit):
+        # A shard failed (bad input), or the caller stopped reading: the other workers stop at their next image
+        # and the pool ends normally.
         # Pool.terminate() here could hang for ever: a worker killed while it holds the result queue's lock
         # (sending a finished shard's statistics) leaves the pool's task handler waiting for that lock.
         stop.value = 1
