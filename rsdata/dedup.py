@@ -794,8 +794,10 @@ def _prepare_output(folder: Path, out_folder: Path) -> None:
 def _write_shard(source: Path, removed: dict[int, Removal], final: Path) -> tuple[int, int]:
     """Write one shard without the ``removed`` rows; return (rows before, rows written)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from rsdata import schema as schema_module
     from rsdata.schema import ROW_GROUP_SIZE, parquet_writer_options
 
     parquet = pq.ParquetFile(source)
@@ -819,19 +821,35 @@ def _write_shard(source: Path, removed: dict[int, Removal], final: Path) -> tupl
     written = 0
     try:
         with pq.ParquetWriter(temporary, schema, **parquet_writer_options(schema)) as writer:
-            # Row groups are regrouped to the build's ROW_GROUP_SIZE rows, whatever was removed.
-            buffered, start = None, 0
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP_SIZE):
+            # Row groups are regrouped by the build's rule, whatever was removed: at most ROW_GROUP_SIZE rows and
+            # ROW_GROUP_MAX_BYTES of image bytes (a group closes before the row that would cross it; a larger image
+            # is a group of its own). Source groups are read a few rows at a time: an old build's 100-row groups of
+            # DOTA-size PNGs were 2 GB.
+            group: list = []
+            group_rows = group_bytes = 0
+            max_group_bytes = schema_module.ROW_GROUP_MAX_BYTES
+
+            def flush() -> None:
+                nonlocal group, group_rows, group_bytes, written
+                table = pa.concat_tables(group).combine_chunks().cast(schema)
+                writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+                written += table.num_rows
+                group, group_rows, group_bytes = [], 0, 0
+
+            start = 0
+            for batch in parquet.iter_batches(batch_size=_REWRITE_BATCH_ROWS):
                 kept = pa.Table.from_batches([batch]).filter(pa.array(keep[start:start + batch.num_rows]))
                 start += batch.num_rows
-                buffered = kept if buffered is None else pa.concat_tables([buffered, kept])
-                while buffered.num_rows >= ROW_GROUP_SIZE:
-                    writer.write_table(buffered.slice(0, ROW_GROUP_SIZE).cast(schema), row_group_size=ROW_GROUP_SIZE)
-                    written += ROW_GROUP_SIZE
-                    buffered = buffered.slice(ROW_GROUP_SIZE)
-            if buffered is not None and buffered.num_rows:
-                writer.write_table(buffered.cast(schema), row_group_size=ROW_GROUP_SIZE)
-                written += buffered.num_rows
+                sizes = pc.binary_length(pc.struct_field(kept.column("image"), "bytes")).to_pylist()
+                for index, size in enumerate(sizes):
+                    size = size or 0
+                    if group_rows and (group_rows == ROW_GROUP_SIZE or group_bytes + size > max_group_bytes):
+                        flush()
+                    group.append(kept.slice(index, 1))
+                    group_rows += 1
+                    group_bytes += size
+            if group_rows:
+                flush()
         if written:
             os.replace(temporary, final)
         else:  # an emptied shard is not written: a 0-row file makes datasets refuse the whole dataset
@@ -840,6 +858,10 @@ def _write_shard(source: Path, removed: dict[int, Removal], final: Path) -> tupl
         temporary.unlink(missing_ok=True)
         raise
     return rows, written
+
+
+#: Rows read from a source shard at a time while it is rewritten.
+_REWRITE_BATCH_ROWS = 16
 
 
 def _copy_atomic(source: Path, target: Path) -> None:

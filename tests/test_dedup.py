@@ -666,3 +666,35 @@ def test_corpus_recipe_names_its_dedup_rule(tmp_path):
     corpus.write_text(base + "dedup: {rule: loose}\n")
     with pytest.raises(RecipeError, match="'dedup.rule' must be one of paper, robust, got 'loose'"):
         load_corpus_recipe(corpus)
+
+
+def test_rewritten_shards_cap_row_groups_in_bytes_like_the_build(planted, tmp_path, monkeypatch):
+    """A rewritten shard's row groups follow the build's rule: at most ROW_GROUP_SIZE rows and ROW_GROUP_MAX_BYTES
+    of image bytes, a group closing before the image that would cross the cap (an old build's 100-row groups of
+    DOTA-size PNGs were 2 GB)."""
+    from rsdata import schema
+    from rsdata.schema import ROW_GROUP_SIZE
+
+    table = pq.read_table(shard_path(planted["beta"]))
+    rows = table.take(np.arange(120) % table.num_rows)
+    big = tmp_path / "big"
+    (big / "data").mkdir(parents=True)
+    pq.write_table(rows, big / "data/train-00000-of-00001.parquet", row_group_size=ROW_GROUP_SIZE)
+    source_ids = rows.column("source_id").to_pylist()
+    removals = [dedup.Removal(dedup.ImageRef("big", "train", "data/train-00000-of-00001.parquet", row,
+                                             source_ids[row], None, "0" * 16), "near_duplicate_in_corpus",
+                              dedup.ImageRef("big", "train", "x", 0, None, None, "0" * 16), 0) for row in (3, 50)]
+    sizes = [len(image["bytes"]) for image in rows.column("image").to_pylist()]
+    kept_sizes = [size for row, size in enumerate(sizes) if row not in (3, 50)]
+    cap = sorted(kept_sizes)[len(kept_sizes) // 2] * 3 + 1  # about three median images per group
+    monkeypatch.setattr(schema, "ROW_GROUP_MAX_BYTES", cap)
+    dedup.write_deduplicated(big, removals, tmp_path / "out", progress=False)
+    written = pq.ParquetFile(shard_path(tmp_path / "out"))
+    groups = [[len(image["bytes"]) for image in written.read_row_group(i, columns=["image"]).column("image")
+               .to_pylist()] for i in range(written.metadata.num_row_groups)]
+    assert [size for group in groups for size in group] == kept_sizes
+    assert len(groups) > 10
+    for group in groups:
+        assert (sum(group) <= cap or len(group) == 1) and len(group) <= ROW_GROUP_SIZE, (group, cap)
+    for previous, following in zip(groups, groups[1:]):
+        assert sum(previous) + following[0] > cap or len(previous) == ROW_GROUP_SIZE
