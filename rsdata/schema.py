@@ -163,18 +163,12 @@ def base_features_yaml() -> list[dict]:
     """The base columns as a dataset card's ``dataset_info.features`` list (``datasets``' YAML form of
     :func:`base_features`), made without importing ``datasets``."""
     def entry(spec) -> dict:
-        if spec == "image":
-            return {"dtype": "image"}
+        # The forms BASE_COLUMNS uses: image, a Value, a list of Values, a list of structs of those.
         if isinstance(spec, str):
-            return {"dtype": spec}
-        if isinstance(spec, dict):
-            return {"struct": [{"name": name, **entry(inner)} for name, inner in spec.items()]}
+            return {"dtype": spec}  # "image" included: datasets writes Image() as dtype image
         _, inner, length = spec
-        if isinstance(inner, dict):
-            listed = {"list": [{"name": name, **entry(value)} for name, value in inner.items()]}
-        else:
-            listed = {"list": entry(inner)["dtype"]} if isinstance(inner, str) and inner != "image" else \
-                {"list": entry(inner)}
+        listed = {"list": inner} if isinstance(inner, str) else \
+            {"list": [{"name": name, **entry(value)} for name, value in inner.items()]}
         return listed if length is None else {**listed, "length": length}
 
     return [{"name": name, **entry(spec)} for name, spec in BASE_COLUMNS]

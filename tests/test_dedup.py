@@ -483,20 +483,28 @@ def test_corrupt_image_in_a_shard_names_shard_and_row(planted, tmp_path):
         dedup.find_duplicates([("alpha", planted["alpha"])], [("testset", damaged)], progress=False)
 
 
-def test_output_shards_keep_schema_metadata_and_row_groups(planted, tmp_path):
+def big_shard_with_removals(planted, tmp_path, count: int, dropped):
+    """A one-shard dataset ``tmp_path/big`` of ``count`` rows (the planted rows repeated, row groups of
+    ROW_GROUP_SIZE), its table, and removals of the rows ``dropped`` as the de-duplication would decide them."""
     from rsdata.schema import ROW_GROUP_SIZE
 
-    # A bigger shard: 250 rows in row groups of 100, written through the library with a few rows removed.
     table = pq.read_table(shard_path(planted["beta"]))
-    rows = table.take(np.arange(250) % table.num_rows)
+    rows = table.take(np.arange(count) % table.num_rows)
     big = tmp_path / "big"
     (big / "data").mkdir(parents=True)
     pq.write_table(rows, big / "data/train-00000-of-00001.parquet", row_group_size=ROW_GROUP_SIZE)
     source_ids = rows.column("source_id").to_pylist()
-    dropped = [0, 99, 100, 101, 249]
     removals = [dedup.Removal(dedup.ImageRef("big", "train", "data/train-00000-of-00001.parquet", row,
                                              source_ids[row], None, "0" * 16), "near_duplicate_in_corpus",
                               dedup.ImageRef("big", "train", "x", 0, None, None, "0" * 16), 0) for row in dropped]
+    return big, rows, removals
+
+
+def test_output_shards_keep_schema_metadata_and_row_groups(planted, tmp_path):
+    # A bigger shard: 250 rows in row groups of 100, written through the library with a few rows removed.
+    dropped = [0, 99, 100, 101, 249]
+    big, rows, removals = big_shard_with_removals(planted, tmp_path, 250, dropped)
+    source_ids = rows.column("source_id").to_pylist()
     report = dedup.write_deduplicated(big, removals, tmp_path / "out", progress=False)
     assert report["rows_before"] == 250 and report["rows_after"] == 245 and report["source"] == "big"
     written = pq.ParquetFile(shard_path(tmp_path / "out"))
@@ -675,15 +683,7 @@ def test_rewritten_shards_cap_row_groups_in_bytes_like_the_build(planted, tmp_pa
     from rsdata import schema
     from rsdata.schema import ROW_GROUP_SIZE
 
-    table = pq.read_table(shard_path(planted["beta"]))
-    rows = table.take(np.arange(120) % table.num_rows)
-    big = tmp_path / "big"
-    (big / "data").mkdir(parents=True)
-    pq.write_table(rows, big / "data/train-00000-of-00001.parquet", row_group_size=ROW_GROUP_SIZE)
-    source_ids = rows.column("source_id").to_pylist()
-    removals = [dedup.Removal(dedup.ImageRef("big", "train", "data/train-00000-of-00001.parquet", row,
-                                             source_ids[row], None, "0" * 16), "near_duplicate_in_corpus",
-                              dedup.ImageRef("big", "train", "x", 0, None, None, "0" * 16), 0) for row in (3, 50)]
+    big, rows, removals = big_shard_with_removals(planted, tmp_path, 120, (3, 50))
     sizes = [len(image["bytes"]) for image in rows.column("image").to_pylist()]
     kept_sizes = [size for row, size in enumerate(sizes) if row not in (3, 50)]
     cap = sorted(kept_sizes)[len(kept_sizes) // 2] * 3 + 1  # about three median images per group

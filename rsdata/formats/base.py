@@ -101,9 +101,8 @@ class ReadPolicy:
     root: Path | None = None
     allow_outside_links: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-    # Each folder resolved once (a source has few folders and many files): see _resolve.
+    # Each folder resolved once (a source has few folders and many files): folder -> os.path.realpath(folder).
     _folders: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
-    _real_folders: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)  # str -> realpath
 
     def check_path(self, path: Path | str | None) -> None:
         """Refuse (``link_outside_source``) a file that a symbolic link leads out of ``root``, naming the link and
@@ -136,9 +135,7 @@ class ReadPolicy:
         folder, name = os.path.split(path)
         if name in ("", ".", "..") or not folder or os.path.islink(path):
             return False
-        resolved = self._real_folders.get(folder)
-        if resolved is None:
-            resolved = self._real_folders[folder] = os.path.realpath(folder)
+        resolved = self._real_folder(folder)
         root = os.fspath(self.root)
         return resolved == root or resolved.startswith(root if root.endswith(os.sep) else root + os.sep)
 
@@ -148,10 +145,13 @@ class ReadPolicy:
         folder, name = path.parent, path.name
         if name in ("", ".", "..") or folder == path or os.path.islink(path):
             return path.resolve()
+        return Path(self._real_folder(os.fspath(folder))) / name
+
+    def _real_folder(self, folder: str) -> str:
         resolved = self._folders.get(folder)
         if resolved is None:
-            resolved = self._folders[folder] = folder.resolve()
-        return resolved / name
+            resolved = self._folders[folder] = os.path.realpath(folder)
+        return resolved
 
     def raster_info(self, path: Path, window: tuple[int, int, int, int] | None = None):
         """:func:`rsdata.raster.read_raster_info` of a file the format will decode (``window`` of it, or all):
